@@ -1,0 +1,660 @@
+//! Experiment files: one TOML file per experiment, `--set` overrides, validation, and errors
+//! that point at the file, line and key a user has to fix.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+
+/// A whole experiment: what to build, how to score it, what to train on and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Run name; checkpoints land in `checkpoints/<name>/`. Defaults to the file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The autoencoder's shape.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Weights of the hybrid loss terms.
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Where the images are and how they are cut.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Optimiser, schedule, budget, checkpoints and backend.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// Evaluation settings.
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// The paper's convolutional autoencoder, counted in conv pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Conv pairs: N encoder convolutions mirrored by N decoder transposed convolutions.
+    pub pairs: usize,
+    /// Output channels of the encoder convolutions before the latent one. Pair `i` uses
+    /// `channels[min(i, len - 1)]`, so a short list stretches to any depth.
+    pub channels: Vec<usize>,
+    /// Square kernel size of every convolution (odd).
+    pub kernel_size: usize,
+    /// How many of the first pairs downsample by 2 (stride 2); the rest keep the size.
+    pub downsample: usize,
+    /// Channels of the latent (the last encoder convolution's output).
+    pub latent_channels: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            pairs: 3,
+            channels: vec![64, 128],
+            kernel_size: 3,
+            downsample: 3,
+            latent_channels: 32,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Output channels of encoder layer `i` (the last one is the latent).
+    pub fn encoder_channels(&self, i: usize) -> usize {
+        if i + 1 == self.pairs {
+            self.latent_channels
+        } else {
+            self.channels[i.min(self.channels.len() - 1)]
+        }
+    }
+
+    /// Factor by which the latent is smaller than the image on each side.
+    pub fn scale(&self) -> usize {
+        1 << self.downsample
+    }
+}
+
+/// `L = a (1 - SSIM) + b Perceptual + c MSE`, with `a + b + c = 1`. A weight left out of a
+/// `[loss]` section is 0; without the section the weights are (0.5, 0, 0.5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// `a`: weight of `1 - SSIM`.
+    #[serde(default)]
+    pub ssim: f64,
+    /// `b`: weight of the VGG16 perceptual term.
+    #[serde(default)]
+    pub perceptual: f64,
+    /// `c`: weight of the mean squared error.
+    #[serde(default)]
+    pub mse: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            ssim: 0.5,
+            perceptual: 0.0,
+            mse: 0.5,
+        }
+    }
+}
+
+/// Training and test images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Folder of training photos (searched recursively), relative to the working directory.
+    pub train: PathBuf,
+    /// Folder of test images (the fixed 1000 crops by default).
+    pub test: PathBuf,
+    /// Side of the square training crops, in pixels.
+    pub crop_size: usize,
+    /// Training photos are first shrunk by this factor with area averaging (1 = as is).
+    pub downscale: usize,
+    /// Fraction of the training photos held out for validation (split by photo).
+    pub val_fraction: f64,
+    /// Number of fixed crops cut from the validation photos.
+    pub val_crops: usize,
+    /// Random crops taken from every training photo per epoch.
+    pub crops_per_image: usize,
+    /// Make unreadable or too-small images fatal instead of reported and left out.
+    pub strict: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            train: PathBuf::from("datasets/train"),
+            test: PathBuf::from("datasets/test-1000"),
+            crop_size: 128,
+            downscale: 2,
+            val_fraction: 0.1,
+            val_crops: 64,
+            crops_per_image: 4,
+            strict: false,
+        }
+    }
+}
+
+/// Learning-rate schedule over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate throughout.
+    Constant,
+    /// Cosine decay from `lr` to `min_lr` over the run, after the warm-up.
+    Cosine,
+    /// Multiply by `decay_gamma` every `decay_every` steps.
+    Step,
+}
+
+/// Compute backend; a run-time choice, the model code is the same for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend, built in.
+    Flex,
+    /// LibTorch (CPU or CUDA), built with the `tch` feature.
+    Libtorch,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Flex => "flex",
+            Backend::Libtorch => "libtorch",
+        })
+    }
+}
+
+/// Where tensors live: `"cpu"` or `"cuda:N"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum DeviceSpec {
+    /// The host CPU.
+    Cpu,
+    /// The CUDA GPU with this index.
+    Cuda(usize),
+}
+
+impl TryFrom<String> for DeviceSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceSpec::Cuda)
+                .ok_or_else(|| format!("unknown device `{other}`, expected \"cpu\" or \"cuda:N\"")),
+        }
+    }
+}
+
+impl From<DeviceSpec> for String {
+    fn from(d: DeviceSpec) -> String {
+        d.to_string()
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+/// Optimiser, budget and bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Total optimiser steps (give this or `epochs`; 1000 when neither is given).
+    pub steps: Option<u64>,
+    /// Passes over the training photos (`crops_per_image` crops of each per pass).
+    pub epochs: Option<u64>,
+    /// Crops per optimiser step.
+    pub batch_size: usize,
+    /// Peak learning rate of Adam.
+    pub lr: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Linear warm-up from 0 to `lr` over this many steps.
+    pub warmup_steps: u64,
+    /// Floor of the cosine schedule.
+    pub min_lr: f64,
+    /// Step schedule: decay interval in steps.
+    pub decay_every: u64,
+    /// Step schedule: factor applied at each decay.
+    pub decay_gamma: f64,
+    /// Seed of weights, data split, crop positions and order.
+    pub seed: u64,
+    /// Write `last.ckpt` every this many steps (and at the end, and on Ctrl-C).
+    pub checkpoint_every: u64,
+    /// Validate (and maybe update `best.ckpt`) every this many steps, and at the end.
+    pub val_every: u64,
+    /// Append a row to `metrics.csv` every this many steps.
+    pub log_every: u64,
+    /// Compute backend.
+    pub backend: Backend,
+    /// Device of that backend.
+    pub device: DeviceSpec,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: None,
+            epochs: None,
+            batch_size: 16,
+            lr: 1e-3,
+            schedule: Schedule::Cosine,
+            warmup_steps: 0,
+            min_lr: 1e-5,
+            decay_every: 1000,
+            decay_gamma: 0.5,
+            seed: 42,
+            checkpoint_every: 500,
+            val_every: 500,
+            log_every: 10,
+            backend: Backend::Flex,
+            device: DeviceSpec::Cpu,
+        }
+    }
+}
+
+/// Evaluation settings (the evaluator itself arrives with `niclab eval`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Images per inference batch.
+    pub batch_size: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { batch_size: 32 }
+    }
+}
+
+/// A problem with an experiment file, placed as precisely as it can be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    /// `file:line:column`, `file` or `--set key=value`.
+    pub origin: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+impl Experiment {
+    /// Reads, overrides (`key=value` pairs, `value` in TOML syntax or a bare string),
+    /// and validates an experiment file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            message: format!("cannot read experiment file: {e}"),
+        })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// Like [`Experiment::load`], from text already read; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let at = |span: Option<std::ops::Range<usize>>| locate(path, text, span);
+        let spanned = DeTable::parse(text).map_err(|e| ConfigError {
+            origin: at(e.span()),
+            message: e.message().trim().to_string(),
+        })?;
+        let mut exp: Experiment = toml::from_str(text).map_err(|e| ConfigError {
+            origin: at(e.span()),
+            message: e.message().trim().to_string(),
+        })?;
+
+        let mut overridden = Vec::new();
+        if !overrides.is_empty() {
+            let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+                origin: at(e.span()),
+                message: e.message().trim().to_string(),
+            })?;
+            for item in overrides {
+                let key = apply_override(&mut table, item)?;
+                overridden.push((key, item.clone()));
+            }
+            exp = Experiment::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
+                origin: format!("--set {}", overrides.join(" --set ")),
+                message: e.message().trim().to_string(),
+            })?;
+        }
+        if exp.name.is_none() {
+            exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+
+        exp.validate().map_err(|(key, message)| {
+            let origin = match overridden.iter().rev().find(|(k, _)| k == &key) {
+                Some((_, item)) => format!("--set {item}"),
+                None => at(key_span(spanned.get_ref(), &key)),
+            };
+            ConfigError {
+                origin,
+                message: format!("{key}: {message}"),
+            }
+        })?;
+        Ok(exp)
+    }
+
+    /// The run's name (set from the file name when the file gives none).
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("experiment")
+    }
+
+    /// The fully resolved experiment as TOML, every default spelled out.
+    pub fn to_toml(&self) -> String {
+        // Serialising plain structs of numbers, strings and arrays cannot fail.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks ranges and cross-field rules; the error names the dotted key.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
+        if let Some(name) = &self.name
+            && (name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                || name.starts_with('.'))
+        {
+            return err(
+                "name",
+                format!("`{name}` must be letters, digits, '-', '_' or '.', not starting with '.'"),
+            );
+        }
+        let m = &self.model;
+        if !(1..=32).contains(&m.pairs) {
+            return err("model.pairs", format!("{} is out of range 1..=32", m.pairs));
+        }
+        if m.channels.is_empty() {
+            return err("model.channels", "needs at least one entry".into());
+        }
+        if let Some(c) = m.channels.iter().find(|c| !(1..=4096).contains(*c)) {
+            return err("model.channels", format!("{c} is out of range 1..=4096"));
+        }
+        if m.kernel_size.is_multiple_of(2) || !(1..=15).contains(&m.kernel_size) {
+            return err(
+                "model.kernel_size",
+                format!("{} must be odd and in 1..=15", m.kernel_size),
+            );
+        }
+        if m.downsample > m.pairs {
+            return err(
+                "model.downsample",
+                format!("{} is more than model.pairs = {}", m.downsample, m.pairs),
+            );
+        }
+        if !(1..=4096).contains(&m.latent_channels) {
+            return err(
+                "model.latent_channels",
+                format!("{} is out of range 1..=4096", m.latent_channels),
+            );
+        }
+
+        let l = &self.loss;
+        for (k, v) in [
+            ("loss.ssim", l.ssim),
+            ("loss.perceptual", l.perceptual),
+            ("loss.mse", l.mse),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return err(k, format!("{v} is out of range 0..=1"));
+            }
+        }
+        let sum = l.ssim + l.perceptual + l.mse;
+        if (sum - 1.0).abs() > 1e-6 {
+            return err(
+                "loss",
+                format!(
+                    "weights must add up to 1: ssim + perceptual + mse = {} + {} + {} = {sum}",
+                    l.ssim, l.perceptual, l.mse
+                ),
+            );
+        }
+
+        let d = &self.data;
+        if d.crop_size < 16 || d.crop_size > 4096 {
+            return err(
+                "data.crop_size",
+                format!("{} is out of range 16..=4096", d.crop_size),
+            );
+        }
+        if !d.crop_size.is_multiple_of(m.scale()) {
+            return err(
+                "data.crop_size",
+                format!(
+                    "{} is not a multiple of 2^model.downsample = {}",
+                    d.crop_size,
+                    m.scale()
+                ),
+            );
+        }
+        if !(1..=16).contains(&d.downscale) {
+            return err(
+                "data.downscale",
+                format!("{} is out of range 1..=16", d.downscale),
+            );
+        }
+        if !(0.0..1.0).contains(&d.val_fraction) {
+            return err(
+                "data.val_fraction",
+                format!("{} is out of range [0, 1)", d.val_fraction),
+            );
+        }
+        if d.val_fraction > 0.0 && d.val_crops == 0 {
+            return err(
+                "data.val_crops",
+                "must be at least 1 when data.val_fraction > 0".into(),
+            );
+        }
+        if d.crops_per_image == 0 {
+            return err("data.crops_per_image", "must be at least 1".into());
+        }
+
+        let t = &self.train;
+        match (t.steps, t.epochs) {
+            (Some(_), Some(_)) => {
+                return err(
+                    "train.epochs",
+                    "give train.steps or train.epochs, not both".into(),
+                );
+            }
+            (Some(0), _) => return err("train.steps", "must be at least 1".into()),
+            (_, Some(0)) => return err("train.epochs", "must be at least 1".into()),
+            _ => {}
+        }
+        if !(1..=4096).contains(&t.batch_size) {
+            return err(
+                "train.batch_size",
+                format!("{} is out of range 1..=4096", t.batch_size),
+            );
+        }
+        if !(t.lr > 0.0 && t.lr <= 1.0) {
+            return err("train.lr", format!("{} is out of range (0, 1]", t.lr));
+        }
+        if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
+            return err(
+                "train.min_lr",
+                format!("{} is out of range [0, train.lr = {}]", t.min_lr, t.lr),
+            );
+        }
+        if !(t.decay_gamma > 0.0 && t.decay_gamma <= 1.0) {
+            return err(
+                "train.decay_gamma",
+                format!("{} is out of range (0, 1]", t.decay_gamma),
+            );
+        }
+        for (k, v) in [
+            ("train.decay_every", t.decay_every),
+            ("train.checkpoint_every", t.checkpoint_every),
+            ("train.val_every", t.val_every),
+            ("train.log_every", t.log_every),
+        ] {
+            if v == 0 {
+                return err(k, "must be at least 1".into());
+            }
+        }
+        if !(1..=4096).contains(&self.eval.batch_size) {
+            return err(
+                "eval.batch_size",
+                format!("{} is out of range 1..=4096", self.eval.batch_size),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Sets `key=value` in `table`; returns the key.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<String, ConfigError> {
+    let fail = |message: String| ConfigError {
+        origin: format!("--set {item}"),
+        message,
+    };
+    let (key, raw) = item
+        .split_once('=')
+        .ok_or_else(|| fail("expected KEY=VALUE, e.g. train.lr=3e-4".into()))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    // A value in TOML syntax (number, bool, array, quoted string); anything else is a string.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(fail(format!("`{key}` is not a dotted key like train.lr")));
+    }
+    let (last, parents) = parts.split_last().ok_or_else(|| fail("empty key".into()))?;
+    let mut cur = table;
+    for p in parents {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| fail(format!("`{p}` is not a table")))?;
+    }
+    cur.insert(last.to_string(), value);
+    Ok(key.to_string())
+}
+
+/// The span of a dotted key's name in the parsed file, or of its nearest present parent.
+fn key_span(table: &DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut cur = table;
+    let mut best = None;
+    for part in key.split('.') {
+        let (k, v) = cur.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        best = Some(k.span());
+        match v.get_ref() {
+            DeValue::Table(t) => cur = t,
+            _ => break,
+        }
+    }
+    best
+}
+
+/// `file:line:col` for a byte span (or just `file` without one).
+fn locate(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let before = &text[..start];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{}:{line}:{col}", path.display())
+        }
+        None => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, sets: &[&str]) -> Result<Experiment, ConfigError> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Experiment::parse(text, Path::new("x.toml"), &sets)
+    }
+
+    #[test]
+    fn empty_file_takes_defaults_and_file_name() {
+        let e = parse("", &[]).expect("defaults are valid");
+        assert_eq!(e.name(), "x");
+        assert_eq!(e.model, ModelConfig::default());
+        assert_eq!(e.train.backend, Backend::Flex);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = parse("[model]\npairs = 3\ncolour = 2\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:3:1");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = parse("[train]\n\nlr = \"fast\"\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:3:6");
+        assert!(e.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn weights_must_sum_to_one() {
+        let e = parse("[loss]\nssim = 0.5\nperceptual = 0.2\nmse = 0.5\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:1:2");
+        assert!(
+            e.message.starts_with("loss: weights must add up to 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_value_points_at_its_key() {
+        let e = parse("[model]\npairs = 3\nkernel_size = 4\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:3:1");
+        assert!(e.message.starts_with("model.kernel_size:"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_and_errors_name_the_override() {
+        let e = parse("[model]\npairs = 3\n", &["model.pairs=5", "train.lr=3e-4"]).unwrap();
+        assert_eq!(e.model.pairs, 5);
+        assert_eq!(e.train.lr, 3e-4);
+        let e = parse("", &["train.device=cuda:1"]).unwrap();
+        assert_eq!(e.train.device, DeviceSpec::Cuda(1));
+        let err = parse("", &["model.pairs=0"]).unwrap_err();
+        assert_eq!(err.origin, "--set model.pairs=0");
+        let err = parse("", &["model.colour=1"]).unwrap_err();
+        assert!(err.message.contains("unknown field `colour`"), "{err}");
+        let err = parse("", &["nonsense"]).unwrap_err();
+        assert!(err.message.contains("KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let e = parse(
+            "name = \"r\"\n[train]\nsteps = 7\n",
+            &["model.channels=[8, 16]"],
+        )
+        .unwrap();
+        let again = parse(&e.to_toml(), &[]).unwrap();
+        assert_eq!(e, again);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let e = parse("[model\npairs = 3\n", &[]).unwrap_err();
+        assert!(e.origin.starts_with("x.toml:1:"), "{e}");
+    }
+}

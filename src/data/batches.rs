@@ -1,0 +1,289 @@
+//! Training batches cut from photos in memory: a validation split by photo, fixed validation
+//! crops, and random crops with flips that are a pure function of `(seed, step)`, so a resumed
+//! run sees exactly the batches an uninterrupted one would.
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use image::RgbImage;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::images::{Photo, load_folder};
+use crate::config::DataConfig;
+
+/// A batch of square RGB crops as `f32` in [0, 1], laid out `[B, 3, S, S]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Number of crops.
+    pub len: usize,
+    /// Side of each crop.
+    pub side: usize,
+    /// Channel-planar samples.
+    pub values: Vec<f32>,
+}
+
+impl Batch {
+    /// Packs crops (all `side x side`) into one planar buffer.
+    pub fn from_crops<'a>(crops: impl IntoIterator<Item = &'a RgbImage>, side: usize) -> Self {
+        let mut values = Vec::new();
+        let mut len = 0;
+        for crop in crops {
+            push_planar(&mut values, crop);
+            len += 1;
+        }
+        Self { len, side, values }
+    }
+
+    /// The batch as a tensor on `device`.
+    pub fn to_tensor(&self, device: &Device) -> Tensor<4> {
+        let data = TensorData::new(self.values.clone(), [self.len, 3, self.side, self.side]);
+        Tensor::from_data(data, device)
+    }
+}
+
+fn push_planar(out: &mut Vec<f32>, img: &RgbImage) {
+    for c in 0..3 {
+        out.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
+    }
+}
+
+/// Mixes seed words into one 64-bit seed (SplitMix64 finaliser), so nearby inputs give
+/// unrelated streams.
+pub fn mix_seed(words: &[u64]) -> u64 {
+    let mut h = 0x9E37_79B9_7F4A_7C15u64;
+    for w in words {
+        let mut z = h ^ w.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h = z ^ (z >> 31);
+    }
+    h
+}
+
+/// The top-left corners of the non-overlapping `side x side` grid cells of a `w x h` image.
+pub fn grid_cells(w: u32, h: u32, side: u32) -> Vec<(u32, u32)> {
+    let mut cells = Vec::new();
+    for y in 0..h / side {
+        for x in 0..w / side {
+            cells.push((x * side, y * side));
+        }
+    }
+    cells
+}
+
+/// Training photos, the fixed validation crops and the batch schedule.
+pub struct TrainingData {
+    train: Vec<Photo>,
+    val: Vec<RgbImage>,
+    val_photos: usize,
+    side: usize,
+    batch_size: usize,
+    crops_per_image: usize,
+    seed: u64,
+    epoch_order: Option<(u64, Vec<u32>)>,
+}
+
+impl TrainingData {
+    /// Loads `cfg.train`, splits it by photo and cuts the validation crops.
+    pub fn load(cfg: &DataConfig, batch_size: usize, seed: u64) -> Result<Self> {
+        let loaded = load_folder(&cfg.train, cfg.downscale, cfg.crop_size, cfg.strict)?;
+        eprintln!("{}", loaded.summary(&cfg.train));
+        Self::from_photos(loaded.photos, cfg, batch_size, seed)
+    }
+
+    /// Splits decoded photos (already downscaled) into training and validation.
+    pub fn from_photos(
+        mut photos: Vec<Photo>,
+        cfg: &DataConfig,
+        batch_size: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let n = photos.len();
+        let n_val = if cfg.val_fraction > 0.0 {
+            ((n as f64 * cfg.val_fraction).round() as usize).max(1)
+        } else {
+            0
+        };
+        if n_val >= n {
+            bail!(
+                "{}: {n} usable image(s) cannot be split into training and validation \
+                 (data.val_fraction = {}); add images or set data.val_fraction = 0",
+                cfg.train.display(),
+                cfg.val_fraction
+            );
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[seed, 0x5011]));
+        photos.shuffle(&mut rng);
+        let val_photos: Vec<Photo> = photos.drain(..n_val).collect();
+        // Back to path order, so the epoch shuffles do not depend on the split shuffle.
+        photos.sort_by(|a, b| a.path.cmp(&b.path));
+
+        let side = cfg.crop_size as u32;
+        let mut cells: Vec<(usize, u32, u32)> = val_photos
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                grid_cells(p.pixels.width(), p.pixels.height(), side)
+                    .into_iter()
+                    .map(move |(x, y)| (i, x, y))
+            })
+            .collect();
+        cells.shuffle(&mut rng);
+        cells.truncate(cfg.val_crops);
+        cells.sort();
+        let val = cells
+            .iter()
+            .map(|&(i, x, y)| {
+                image::imageops::crop_imm(&val_photos[i].pixels, x, y, side, side).to_image()
+            })
+            .collect();
+
+        let data = Self {
+            train: photos,
+            val,
+            val_photos: n_val,
+            side: cfg.crop_size,
+            batch_size,
+            crops_per_image: cfg.crops_per_image,
+            seed,
+            epoch_order: None,
+        };
+        if data.steps_per_epoch() == 0 {
+            bail!(
+                "train.batch_size = {batch_size} is larger than one epoch ({} training images x \
+                 data.crops_per_image = {}); lower the batch size or raise crops_per_image",
+                data.train.len(),
+                cfg.crops_per_image
+            );
+        }
+        Ok(data)
+    }
+
+    /// Number of training photos.
+    pub fn train_photos(&self) -> usize {
+        self.train.len()
+    }
+
+    /// Number of validation photos.
+    pub fn val_photos(&self) -> usize {
+        self.val_photos
+    }
+
+    /// Full batches per epoch (the remainder of an epoch is dropped).
+    pub fn steps_per_epoch(&self) -> u64 {
+        ((self.train.len() * self.crops_per_image) / self.batch_size) as u64
+    }
+
+    /// The training batch of optimiser step `step` (0-based).
+    pub fn batch(&mut self, step: u64) -> Batch {
+        let per_epoch = self.steps_per_epoch();
+        let epoch = step / per_epoch;
+        let first = ((step % per_epoch) as usize) * self.batch_size;
+        if self.epoch_order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let mut order: Vec<u32> =
+                (0..(self.train.len() * self.crops_per_image) as u32).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix_seed(&[
+                self.seed, epoch,
+            ])));
+            self.epoch_order = Some((epoch, order));
+        }
+        let Some((_, order)) = &self.epoch_order else {
+            unreachable!("set just above")
+        };
+        let side = self.side as u32;
+        let mut values = Vec::with_capacity(self.batch_size * 3 * self.side * self.side);
+        for (pos, entry) in order.iter().enumerate().skip(first).take(self.batch_size) {
+            let photo = &self.train[*entry as usize / self.crops_per_image].pixels;
+            let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[self.seed, epoch, pos as u64]));
+            let x = rng.random_range(0..=photo.width() - side);
+            let y = rng.random_range(0..=photo.height() - side);
+            let mut crop = image::imageops::crop_imm(photo, x, y, side, side).to_image();
+            if rng.random_bool(0.5) {
+                image::imageops::flip_horizontal_in_place(&mut crop);
+            }
+            push_planar(&mut values, &crop);
+        }
+        Batch {
+            len: self.batch_size,
+            side: self.side,
+            values,
+        }
+    }
+
+    /// The fixed validation crops, in batches of at most `batch_size`.
+    pub fn val_batches(&self) -> Vec<Batch> {
+        self.val
+            .chunks(self.batch_size)
+            .map(|c| Batch::from_crops(c, self.side))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn photos(n: usize) -> Vec<Photo> {
+        (0..n)
+            .map(|i| Photo {
+                path: PathBuf::from(format!("p{i:02}.png")),
+                pixels: RgbImage::from_fn(40 + i as u32, 36, |x, y| {
+                    image::Rgb([(x * 3) as u8, (y * 5) as u8, (i * 20) as u8])
+                }),
+            })
+            .collect()
+    }
+
+    fn cfg() -> DataConfig {
+        DataConfig {
+            crop_size: 16,
+            val_fraction: 0.25,
+            val_crops: 5,
+            crops_per_image: 2,
+            ..DataConfig::default()
+        }
+    }
+
+    #[test]
+    fn batches_are_a_function_of_seed_and_step() {
+        let mut a = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
+        let mut b = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
+        assert_eq!((a.train_photos(), a.val_photos()), (6, 2));
+        assert_eq!(a.steps_per_epoch(), 3);
+        let first: Vec<Batch> = (0..7).map(|s| a.batch(s)).collect();
+        // Asked out of order, the same step gives the same batch.
+        assert_eq!(b.batch(5), first[5]);
+        assert_eq!(b.batch(0), first[0]);
+        assert_ne!(first[0], first[1]);
+        assert_ne!(first[0], first[3], "a new epoch reshuffles and recrops");
+        assert_eq!(first[0].values.len(), 4 * 3 * 16 * 16);
+        let mut c = TrainingData::from_photos(photos(8), &cfg(), 4, 10).unwrap();
+        assert_ne!(c.batch(0), first[0]);
+    }
+
+    #[test]
+    fn validation_is_fixed_and_disjoint_by_photo() {
+        let a = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
+        let vb = a.val_batches();
+        assert_eq!(vb.iter().map(|b| b.len).sum::<usize>(), 5);
+        let train_paths: Vec<_> = a.train.iter().map(|p| p.path.clone()).collect();
+        assert_eq!(train_paths.len(), 6);
+        let b = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
+        assert_eq!(b.val_batches(), vb);
+    }
+
+    #[test]
+    fn too_few_images_is_a_clear_error() {
+        let err = TrainingData::from_photos(photos(1), &cfg(), 4, 9)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("val_fraction"), "{err}");
+        let err = TrainingData::from_photos(photos(4), &cfg(), 64, 9)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("batch_size"), "{err}");
+    }
+}

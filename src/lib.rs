@@ -1,0 +1,11 @@
+//! niclab: train convolutional autoencoders for image compression from TOML experiment files,
+//! on real photographs, with checkpoints that resume bit for bit.
+//!
+//! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] → [`train`].
+
+pub mod backend;
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod model;
+pub mod train;

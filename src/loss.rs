@@ -1,0 +1,271 @@
+//! The paper's hybrid loss `L = a (1 - SSIM) + b Perceptual + c MSE`, built from
+//! differentiable burn terms. The perceptual (VGG16) term is declared here and supplied by
+//! the perceptual-loss work; until then a non-zero `b` is refused up front.
+
+use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use crate::config::LossConfig;
+
+/// One term of the hybrid loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    /// `1 - SSIM`.
+    Ssim,
+    /// VGG16 feature distance.
+    Perceptual,
+    /// Mean squared error.
+    Mse,
+}
+
+impl Term {
+    /// Short name used in logs and metric files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Term::Ssim => "ssim",
+            Term::Perceptual => "perceptual",
+            Term::Mse => "mse",
+        }
+    }
+}
+
+/// The loss of one batch: the weighted total and each unweighted term that has a weight.
+pub struct LossTerms {
+    /// `sum(weight * term)`, the value to minimise.
+    pub total: Tensor<1>,
+    /// Unweighted terms with their weights, in `Term` order.
+    pub terms: Vec<(Term, f64, Tensor<1>)>,
+}
+
+/// The weighted sum of SSIM, perceptual and MSE terms.
+#[derive(Debug, Clone)]
+pub struct HybridLoss {
+    weights: LossConfig,
+}
+
+impl HybridLoss {
+    /// Checks that every term with a non-zero weight is available.
+    pub fn new(weights: LossConfig) -> anyhow::Result<Self> {
+        if weights.perceptual > 0.0 {
+            anyhow::bail!(
+                "loss.perceptual = {} needs the VGG16 perceptual term, which this version of \
+                 niclab does not have yet; set loss.perceptual = 0 and move its weight to \
+                 loss.ssim or loss.mse",
+                weights.perceptual
+            );
+        }
+        Ok(Self { weights })
+    }
+
+    /// Loss of `recon` against `target`, both `[B, 3, H, W]` in [0, 1].
+    pub fn forward(&self, recon: Tensor<4>, target: Tensor<4>) -> LossTerms {
+        let mut terms = Vec::new();
+        if self.weights.ssim > 0.0 {
+            let one_minus = ssim(recon.clone(), target.clone()).neg() + 1.0;
+            terms.push((Term::Ssim, self.weights.ssim, one_minus));
+        }
+        if self.weights.mse > 0.0 {
+            terms.push((Term::Mse, self.weights.mse, mse(recon, target)));
+        }
+        let total = terms
+            .iter()
+            .map(|(_, w, t)| t.clone() * *w)
+            .reduce(|a, b| a + b)
+            .expect("weights add up to 1, so at least one term is present");
+        LossTerms { total, terms }
+    }
+}
+
+/// Mean squared error over all elements.
+pub fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (a - b).powi_scalar(2).mean()
+}
+
+/// Side of the Gaussian SSIM window.
+pub const SSIM_WINDOW: usize = 11;
+/// Standard deviation of the Gaussian SSIM window.
+pub const SSIM_SIGMA: f64 = 1.5;
+
+/// The normalised 1-D Gaussian of the SSIM window.
+pub fn gaussian_window() -> [f64; SSIM_WINDOW] {
+    let c = (SSIM_WINDOW / 2) as f64;
+    let mut g = [0.0; SSIM_WINDOW];
+    for (i, v) in g.iter_mut().enumerate() {
+        let d = i as f64 - c;
+        *v = (-d * d / (2.0 * SSIM_SIGMA * SSIM_SIGMA)).exp();
+    }
+    let sum: f64 = g.iter().sum();
+    g.map(|v| v / sum)
+}
+
+/// Per-image SSIM (Wang et al. 2004; Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 1,
+/// population covariance, valid region), averaged over channels and pixels: `[B]`.
+pub fn ssim_per_image(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
+    let [b, c, h, w] = x.dims();
+    let map = ssim_map(x, y);
+    let [_, _, hh, ww] = map.dims();
+    debug_assert_eq!((hh, ww), (h + 1 - SSIM_WINDOW, w + 1 - SSIM_WINDOW));
+    map.reshape([b, c * hh * ww]).mean_dim(1).reshape([b])
+}
+
+/// Mean SSIM over the batch (see [`ssim_per_image`]).
+pub fn ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
+    ssim_map(x, y).mean()
+}
+
+fn ssim_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
+    const C1: f64 = 0.01 * 0.01;
+    const C2: f64 = 0.03 * 0.03;
+    let [_, c, _, _] = x.dims();
+    let device = x.device();
+    // The five local moments in one grouped, separable Gaussian convolution.
+    let stack = Tensor::cat(
+        vec![
+            x.clone(),
+            y.clone(),
+            x.clone() * x.clone(),
+            y.clone() * y.clone(),
+            x * y,
+        ],
+        1,
+    );
+    let groups = 5 * c;
+    let g: Vec<f32> = gaussian_window().iter().map(|v| *v as f32).collect();
+    let gx = Tensor::<1>::from_floats(g.as_slice(), &device)
+        .reshape([1, 1, 1, SSIM_WINDOW])
+        .repeat_dim(0, groups);
+    let gy = gx.clone().reshape([groups, 1, SSIM_WINDOW, 1]);
+    let opts = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
+    let blurred = conv2d(conv2d(stack, gx, None, opts.clone()), gy, None, opts);
+    let m = blurred.chunk(5, 1);
+    let (mx, my, xx, yy, xy) = (&m[0], &m[1], &m[2], &m[3], &m[4]);
+    let mx2 = mx.clone() * mx.clone();
+    let my2 = my.clone() * my.clone();
+    let mxy = mx.clone() * my.clone();
+    let vx = xx.clone() - mx2.clone();
+    let vy = yy.clone() - my2.clone();
+    let cov = xy.clone() - mxy.clone();
+    let num = (mxy * 2.0 + C1) * (cov * 2.0 + C2);
+    let den = (mx2 + my2 + C1) * (vx + vy + C2);
+    num / den
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    /// Direct f64 SSIM: every window summed out by hand, no convolution, no separability.
+    fn reference_ssim(x: &[f64], y: &[f64], c: usize, h: usize, w: usize) -> f64 {
+        let g = gaussian_window();
+        let (c1, c2) = (1e-4, 9e-4);
+        let mut total = 0.0;
+        let mut n = 0usize;
+        for ch in 0..c {
+            for i in 0..=h - SSIM_WINDOW {
+                for j in 0..=w - SSIM_WINDOW {
+                    let (mut mx, mut my, mut xx, mut yy, mut xy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+                    for di in 0..SSIM_WINDOW {
+                        for dj in 0..SSIM_WINDOW {
+                            let wt = g[di] * g[dj];
+                            let k = ch * h * w + (i + di) * w + (j + dj);
+                            mx += wt * x[k];
+                            my += wt * y[k];
+                            xx += wt * x[k] * x[k];
+                            yy += wt * y[k] * y[k];
+                            xy += wt * x[k] * y[k];
+                        }
+                    }
+                    let (vx, vy, cv) = (xx - mx * mx, yy - my * my, xy - mx * my);
+                    total += ((2.0 * mx * my + c1) * (2.0 * cv + c2))
+                        / ((mx * mx + my * my + c1) * (vx + vy + c2));
+                    n += 1;
+                }
+            }
+        }
+        total / n as f64
+    }
+
+    #[test]
+    fn ssim_matches_direct_reference() {
+        let device = Device::flex();
+        device.seed(7);
+        let (c, h, w) = (3, 24, 19);
+        let x = Tensor::<4>::random([1, c, h, w], Distribution::Uniform(0.0, 1.0), &device);
+        let noise = Tensor::<4>::random([1, c, h, w], Distribution::Normal(0.0, 0.1), &device);
+        let y = (x.clone() * 0.8 + noise + 0.1).clamp(0.0, 1.0);
+        let xv: Vec<f32> = x.clone().into_data().try_to_vec().unwrap();
+        let yv: Vec<f32> = y.clone().into_data().try_to_vec().unwrap();
+        let to64 = |v: &[f32]| v.iter().map(|a| *a as f64).collect::<Vec<_>>();
+        let expected = reference_ssim(&to64(&xv), &to64(&yv), c, h, w);
+        let got = ssim(x, y).into_scalar::<f32>() as f64;
+        assert!(
+            expected > 0.2 && expected < 0.95,
+            "a meaningful pair: {expected}"
+        );
+        assert!(
+            (got - expected).abs() < 1e-5,
+            "got {got}, expected {expected}"
+        );
+    }
+
+    #[test]
+    fn ssim_of_identical_images_is_one_and_per_image_shape() {
+        let device = Device::flex();
+        device.seed(3);
+        let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+        let s = ssim_per_image(x.clone(), x);
+        assert_eq!(s.dims(), [2]);
+        for v in s.into_data().try_to_vec::<f32>().unwrap() {
+            assert!((v - 1.0).abs() < 1e-5, "{v}");
+        }
+    }
+
+    #[test]
+    fn hybrid_weights_terms() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![0.5f32; 3 * 16 * 16], [1, 3, 16, 16]),
+            &device,
+        );
+        let y = x.clone() + 0.1;
+        let loss = HybridLoss::new(LossConfig {
+            ssim: 0.0,
+            perceptual: 0.0,
+            mse: 1.0,
+        })
+        .unwrap();
+        let t = loss.forward(y.clone(), x.clone());
+        assert_eq!(t.terms.len(), 1);
+        let total: f32 = t.total.into_scalar();
+        assert!((total - 0.01).abs() < 1e-6, "{total}");
+        let both = HybridLoss::new(LossConfig {
+            ssim: 0.25,
+            perceptual: 0.0,
+            mse: 0.75,
+        })
+        .unwrap();
+        let t = both.forward(y, x);
+        let names: Vec<_> = t.terms.iter().map(|(k, _, _)| k.name()).collect();
+        assert_eq!(names, ["ssim", "mse"]);
+        let parts: f64 = t
+            .terms
+            .iter()
+            .map(|(_, w, v)| w * v.clone().into_scalar::<f32>() as f64)
+            .sum();
+        let total = t.total.into_scalar::<f32>() as f64;
+        assert!((parts - total).abs() < 1e-6);
+    }
+
+    #[test]
+    fn perceptual_weight_is_refused_until_available() {
+        let err = HybridLoss::new(LossConfig {
+            ssim: 0.4,
+            perceptual: 0.2,
+            mse: 0.4,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("loss.perceptual"));
+    }
+}

@@ -1,0 +1,145 @@
+//! The paper's convolutional autoencoder: N `Conv2d + ReLU` layers down, N mirrored
+//! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1].
+
+use burn::module::{ModuleVisitor, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+use crate::config::ModelConfig;
+
+/// Encoder and decoder, one `Vec` entry per conv pair.
+#[derive(Module, Debug)]
+pub struct Autoencoder {
+    encoder: Vec<Conv2d>,
+    decoder: Vec<ConvTranspose2d>,
+}
+
+impl Autoencoder {
+    /// Builds the model with fresh weights on `device` (seed the device first for repeatability).
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let k = cfg.kernel_size;
+        let pad = k / 2;
+        let stride = |i: usize| if i < cfg.downsample { 2 } else { 1 };
+        let in_ch = |i: usize| {
+            if i == 0 {
+                3
+            } else {
+                cfg.encoder_channels(i - 1)
+            }
+        };
+
+        let encoder = (0..cfg.pairs)
+            .map(|i| {
+                Conv2dConfig::new([in_ch(i), cfg.encoder_channels(i)], [k, k])
+                    .with_stride([stride(i); 2])
+                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                    .init(device)
+            })
+            .collect();
+        // Decoder layer j mirrors encoder layer N-1-j: same kernel and stride, channels reversed.
+        // With padding k/2, a stride-2 transposed conv needs one extra output row/column to
+        // exactly double the size.
+        let decoder = (0..cfg.pairs)
+            .rev()
+            .map(|i| {
+                let s = stride(i);
+                ConvTranspose2dConfig::new([cfg.encoder_channels(i), in_ch(i)], [k, k])
+                    .with_stride([s; 2])
+                    .with_padding([pad; 2])
+                    .with_padding_out([s - 1; 2])
+                    .init(device)
+            })
+            .collect();
+        Self { encoder, decoder }
+    }
+
+    /// Image batch `[B, 3, H, W]` in [0, 1] to latent `[B, C, H/2^d, W/2^d]`.
+    pub fn encode(&self, x: Tensor<4>) -> Tensor<4> {
+        self.encoder.iter().fold(x, |x, conv| relu(conv.forward(x)))
+    }
+
+    /// Latent to reconstruction in [0, 1].
+    pub fn decode(&self, z: Tensor<4>) -> Tensor<4> {
+        let last = self.decoder.len() - 1;
+        self.decoder.iter().enumerate().fold(z, |z, (j, deconv)| {
+            let y = deconv.forward(z);
+            if j == last { sigmoid(y) } else { relu(y) }
+        })
+    }
+
+    /// Encode then decode.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.decode(self.encode(x))
+    }
+
+    /// Every weight and bias as `f32`, in module order: for exact comparisons and fingerprints
+    /// (the serialised record also holds random parameter ids, so its bytes differ per run).
+    pub fn flat_parameters(&self) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let data = param.val().into_data().convert::<f32>();
+                self.0.extend(data.try_to_vec::<f32>().unwrap_or_default());
+            }
+        }
+        let mut c = Collect(Vec::new());
+        self.visit(&mut c);
+        c.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: usize, downsample: usize) -> ModelConfig {
+        ModelConfig {
+            pairs,
+            channels: vec![8, 12],
+            kernel_size: 3,
+            downsample,
+            latent_channels: 5,
+        }
+    }
+
+    #[test]
+    fn paper_depths_keep_shape_on_128() {
+        let device = Device::flex();
+        for pairs in [3, 5, 7, 10] {
+            let m = Autoencoder::new(&cfg(pairs, 3), &device);
+            let x = Tensor::<4>::ones([1, 3, 128, 128], &device) * 0.5;
+            let z = m.encode(x.clone());
+            assert_eq!(z.dims(), [1, 5, 16, 16], "latent of {pairs} pairs");
+            let y = m.decode(z);
+            assert_eq!(y.dims(), [1, 3, 128, 128], "output of {pairs} pairs");
+            assert_eq!(m.encoder.len(), pairs);
+            assert_eq!(m.decoder.len(), pairs);
+        }
+    }
+
+    #[test]
+    fn fully_convolutional_on_other_sizes() {
+        let device = Device::flex();
+        let m = Autoencoder::new(&cfg(4, 2), &device);
+        let y = m.forward(Tensor::<4>::zeros([2, 3, 36, 20], &device));
+        assert_eq!(y.dims(), [2, 3, 36, 20]);
+        let z = m.encode(Tensor::<4>::zeros([1, 3, 36, 20], &device));
+        assert_eq!(z.dims(), [1, 5, 9, 5]);
+    }
+
+    #[test]
+    fn output_is_in_unit_range() {
+        let device = Device::flex();
+        device.seed(1);
+        let m = Autoencoder::new(&cfg(3, 2), &device);
+        let x = Tensor::<4>::random(
+            [2, 3, 16, 16],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let y: Vec<f32> = m.forward(x).into_data().try_to_vec().expect("f32 data");
+        assert!(y.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}

@@ -1,0 +1,445 @@
+//! The training loop: Adam on the hybrid loss, validation, checkpoints, resume, Ctrl-C.
+//!
+//! An explicit loop rather than burn-train's `Learner`: bit-exact resume needs the data order
+//! to be a function of the step and every piece of state (weights, Adam moments, step, best
+//! validation loss) in one atomically written file, and a NaN must stop the run before anything
+//! is saved; the Learner's checkpointer and data loaders own those decisions.
+
+pub mod checkpoint;
+pub mod schedule;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::backend;
+use crate::config::Experiment;
+use crate::data::batches::TrainingData;
+use crate::loss::{HybridLoss, Term, ssim_per_image};
+use crate::model::Autoencoder;
+use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
+
+/// How to start a run.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from `last.ckpt` of the run.
+    pub resume: bool,
+    /// Start afresh even if the run folder holds checkpoints (they are replaced).
+    pub overwrite: bool,
+    /// Stop as if interrupted once this many steps are done (a checkpoint is saved).
+    pub stop_after: Option<u64>,
+    /// Folder holding one sub-folder per run.
+    pub checkpoints: PathBuf,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Steps done by the end of this invocation.
+    pub step: u64,
+    /// Steps the run is planned for.
+    pub total_steps: u64,
+    /// Whether it stopped early (Ctrl-C or `stop_after`); `last.ckpt` holds the state.
+    pub interrupted: bool,
+    /// Last training loss seen.
+    pub last_loss: Option<f64>,
+    /// Best validation loss of the run.
+    pub best_val_loss: Option<f64>,
+    /// Training throughput of this invocation, excluding validation and checkpoints.
+    pub images_per_sec: f64,
+}
+
+/// Validation results over the fixed validation crops.
+#[derive(Debug, Clone, Copy)]
+pub struct ValStats {
+    /// Mean hybrid loss.
+    pub loss: f64,
+    /// Mean PSNR (dB) on [0, 1] samples.
+    pub psnr: f64,
+    /// Mean SSIM.
+    pub ssim: f64,
+}
+
+/// Files of a run folder.
+pub struct RunFiles {
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl RunFiles {
+    /// Latest state, for resuming.
+    pub fn last(&self) -> PathBuf {
+        self.dir.join("last.ckpt")
+    }
+    /// State with the lowest validation loss.
+    pub fn best(&self) -> PathBuf {
+        self.dir.join("best.ckpt")
+    }
+    /// The resolved experiment.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// Training curve.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.csv")
+    }
+    /// Validation curve.
+    pub fn validation(&self) -> PathBuf {
+        self.dir.join("validation.csv")
+    }
+}
+
+const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,mse_term,images_per_sec";
+const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim";
+
+/// Trains `exp`; `interrupt` is polled after every step (set it from a Ctrl-C handler).
+pub fn train(
+    exp: &Experiment,
+    opts: &TrainOptions,
+    interrupt: &AtomicBool,
+) -> Result<TrainOutcome> {
+    let files = RunFiles {
+        dir: opts.checkpoints.join(exp.name()),
+    };
+    let loss_fn = HybridLoss::new(exp.loss)?;
+    let device = backend::device(exp.train.backend, exp.train.device)?;
+    let ad = device.clone().autodiff();
+
+    let previous = if opts.resume {
+        if !files.last().exists() {
+            bail!(
+                "nothing to resume: {} does not exist; run without --resume",
+                files.last().display()
+            );
+        }
+        Some(Checkpoint::load(&files.last())?)
+    } else {
+        if files.last().exists() && !opts.overwrite {
+            bail!(
+                "{} already holds a run; continue it with --resume or replace it with --overwrite",
+                files.dir.display()
+            );
+        }
+        None
+    };
+    if let Some(ckpt) = &previous {
+        check_resumable(&ckpt.meta.experiment, exp, &files.last())?;
+    }
+
+    let mut data = TrainingData::load(&exp.data, exp.train.batch_size, exp.train.seed)?;
+    let total = match (exp.train.steps, exp.train.epochs) {
+        (_, Some(epochs)) => epochs * data.steps_per_epoch(),
+        (Some(steps), None) => steps,
+        (None, None) => 1000,
+    };
+    eprintln!(
+        "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \
+         {} backend on {}",
+        exp.name(),
+        data.train_photos(),
+        data.val_photos(),
+        data.val_batches().iter().map(|b| b.len).sum::<usize>(),
+        data.steps_per_epoch(),
+        exp.train.backend,
+        exp.train.device
+    );
+
+    ad.seed(exp.train.seed);
+    let mut model = Autoencoder::new(&exp.model, &ad);
+    let mut optim = AdamConfig::new().init();
+    let mut start = 0;
+    let mut best = None;
+    if let Some(ckpt) = previous {
+        model = model_from_checkpoint(&ckpt, &files.last(), &ad)?;
+        optim = optim
+            .from_bytes(Bytes::from_bytes_vec(ckpt.optimizer))
+            .map_err(|e| anyhow::anyhow!("{}: bad optimiser state: {e}", files.last().display()))?;
+        start = ckpt.meta.step;
+        best = ckpt.meta.best_val_loss;
+        eprintln!("resuming {} at step {start}", files.last().display());
+    } else {
+        if files.dir.exists() {
+            for f in [
+                files.last(),
+                files.best(),
+                files.metrics(),
+                files.validation(),
+            ] {
+                if f.exists() {
+                    fs::remove_file(&f)
+                        .with_context(|| format!("cannot remove {}", f.display()))?;
+                }
+            }
+        }
+        fs::create_dir_all(&files.dir)
+            .with_context(|| format!("cannot create {}", files.dir.display()))?;
+    }
+    write_atomic(&files.config(), exp.to_toml().as_bytes())?;
+    let mut metrics = CsvLog::open(&files.metrics(), METRICS_HEADER, start)?;
+    let mut validation = CsvLog::open(&files.validation(), VALIDATION_HEADER, start)?;
+
+    let save = |model: &Autoencoder,
+                optim: &burn::optim::ModuleOptimizer,
+                step: u64,
+                val_loss: Option<f64>,
+                best: Option<f64>,
+                path: &Path|
+     -> Result<()> {
+        let ckpt = Checkpoint {
+            meta: CheckpointMeta {
+                niclab_version: env!("CARGO_PKG_VERSION").into(),
+                experiment: exp.clone(),
+                step,
+                val_loss,
+                best_val_loss: best,
+            },
+            model: model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?
+                .to_vec(),
+            optimizer: optim
+                .into_bytes()
+                .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?
+                .to_vec(),
+        };
+        ckpt.save(path)
+    };
+
+    let bar = progress_bar(total, start);
+    let mut last_loss = None;
+    let mut interrupted = false;
+    let mut step = start;
+    let mut train_secs = 0.0;
+    let mut window = (Instant::now(), 0u64);
+    let mut last_saved = start;
+    while step < total {
+        if interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| step >= s) {
+            interrupted = true;
+            break;
+        }
+        let t0 = Instant::now();
+        let lr = schedule::learning_rate(&exp.train, step, total);
+        let batch = data.batch(step).to_tensor(&ad);
+        let recon = model.forward(batch.clone());
+        let terms = loss_fn.forward(recon, batch);
+        let loss = terms.total.clone().into_scalar::<f32>() as f64;
+        if !loss.is_finite() {
+            bar.abandon();
+            bail!(
+                "training loss became {loss} at step {step}; stopped without saving. The last good \
+                 checkpoint ({}, step {last_saved}) is kept; try a lower train.lr",
+                files.last().display()
+            );
+        }
+        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        model = optim.step(lr, model, grads);
+        step += 1;
+        train_secs += t0.elapsed().as_secs_f64();
+        last_loss = Some(loss);
+
+        if step % exp.train.log_every == 0 || step == total {
+            let (since, at) = window;
+            let ips = ((step - at) as usize * exp.train.batch_size) as f64
+                / since.elapsed().as_secs_f64();
+            window = (Instant::now(), step);
+            let term = |k: Term| {
+                terms
+                    .terms
+                    .iter()
+                    .find(|(t, _, _)| *t == k)
+                    .map(|(_, _, v)| format!("{}", v.clone().into_scalar::<f32>() as f64))
+                    .unwrap_or_default()
+            };
+            metrics.row(&format!(
+                "{step},{},{lr},{loss},{},{},{ips:.2}",
+                (step - 1) / data.steps_per_epoch(),
+                term(Term::Ssim),
+                term(Term::Mse)
+            ))?;
+            bar.set_message(format!("loss {loss:.5} | {ips:.1} img/s"));
+        }
+        bar.set_position(step);
+
+        let mut val_loss = None;
+        if (step % exp.train.val_every == 0 || step == total)
+            && let Some(v) = validate(&model.valid(), &data, &loss_fn, &device)
+        {
+            validation.row(&format!("{step},{},{},{}", v.loss, v.psnr, v.ssim))?;
+            bar.println(format!(
+                "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}",
+                v.loss, v.psnr, v.ssim
+            ));
+            val_loss = Some(v.loss);
+            if best.is_none_or(|b| v.loss < b) {
+                best = Some(v.loss);
+                save(&model, &optim, step, val_loss, best, &files.best())?;
+            }
+        }
+        if step % exp.train.checkpoint_every == 0 || step == total {
+            save(&model, &optim, step, val_loss, best, &files.last())?;
+            last_saved = step;
+        }
+    }
+    if step != last_saved {
+        save(&model, &optim, step, None, best, &files.last())?;
+    }
+    bar.finish_and_clear();
+    let done = step - start;
+    Ok(TrainOutcome {
+        run_dir: files.dir,
+        step,
+        total_steps: total,
+        interrupted,
+        last_loss,
+        best_val_loss: best,
+        images_per_sec: if train_secs > 0.0 {
+            (done as usize * exp.train.batch_size) as f64 / train_secs
+        } else {
+            0.0
+        },
+    })
+}
+
+/// The model stored in a checkpoint (read from `path`), on `device`.
+pub fn model_from_checkpoint(
+    ckpt: &Checkpoint,
+    path: &Path,
+    device: &Device,
+) -> Result<Autoencoder> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model.clone()))
+        .map_err(|e| anyhow::anyhow!("{}: bad model weights: {e}", path.display()))?;
+    Autoencoder::new(&ckpt.meta.experiment.model, device)
+        .try_load_record(record)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: weights do not fit the model it names: {e}",
+                path.display()
+            )
+        })
+}
+
+fn check_resumable(old: &Experiment, new: &Experiment, path: &Path) -> Result<()> {
+    let diff: Vec<String> = differing_keys(old, new)
+        .into_iter()
+        .filter(|k| !RESUMABLE_CHANGES.contains(&k.as_str()))
+        .collect();
+    if diff.iter().any(|k| k.starts_with("model.")) {
+        bail!(
+            "{} was trained with a different model ({}); it cannot be resumed with this \
+             experiment. Use --overwrite to start afresh",
+            path.display(),
+            diff.join(", ")
+        );
+    }
+    if !diff.is_empty() {
+        bail!(
+            "{} was trained with different settings ({}); resuming would not repeat the run. \
+             Only {} may change on resume",
+            path.display(),
+            diff.join(", "),
+            RESUMABLE_CHANGES.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Mean loss, PSNR and SSIM over the validation crops, or `None` without a validation split.
+pub fn validate(
+    model: &Autoencoder,
+    data: &TrainingData,
+    loss_fn: &HybridLoss,
+    device: &Device,
+) -> Option<ValStats> {
+    let (mut loss, mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0, 0usize);
+    for batch in data.val_batches() {
+        let x = batch.to_tensor(device);
+        let y = model.forward(x.clone());
+        let terms = loss_fn.forward(y.clone(), x.clone());
+        loss += terms.total.into_scalar::<f32>() as f64 * batch.len as f64;
+        let mse = (y.clone() - x.clone())
+            .powi_scalar(2)
+            .reshape([batch.len as i32, -1])
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        psnr += mse
+            .iter()
+            .map(|m| 10.0 * (1.0 / (*m as f64).max(1e-10)).log10())
+            .sum::<f64>();
+        ssim += ssim_per_image(y, x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| *v as f64)
+            .sum::<f64>();
+        n += batch.len;
+    }
+    (n > 0).then(|| ValStats {
+        loss: loss / n as f64,
+        psnr: psnr / n as f64,
+        ssim: ssim / n as f64,
+    })
+}
+
+fn progress_bar(total: u64, start: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template("step {pos}/{len} {bar:30} {msg} | ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(start);
+    bar.reset_eta();
+    bar
+}
+
+/// A CSV file that a resumed run continues without duplicate steps: rows past the resume
+/// step (written after the checkpoint it resumes from) are dropped on open.
+struct CsvLog {
+    file: fs::File,
+}
+
+impl CsvLog {
+    fn open(path: &Path, header: &str, resume_step: u64) -> Result<Self> {
+        let mut kept = format!("{header}\n");
+        if resume_step > 0
+            && let Ok(text) = fs::read_to_string(path)
+        {
+            for line in text.lines().skip(1) {
+                let step: u64 = line
+                    .split(',')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u64::MAX);
+                if step <= resume_step {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+            }
+        }
+        write_atomic(path, kept.as_bytes())?;
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Self { file })
+    }
+
+    fn row(&mut self, line: &str) -> Result<()> {
+        writeln!(self.file, "{line}").context("cannot append to a metrics file")
+    }
+}

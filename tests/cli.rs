@@ -1,0 +1,180 @@
+//! The `niclab` binary: exit statuses, one-line config errors, Ctrl-C.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use niclab::train::checkpoint::Checkpoint;
+
+fn niclab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_niclab"))
+}
+
+fn bad_config(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = niclab()
+        .arg("train")
+        .arg(&file)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_experiment_files_give_one_located_line_and_status_2() {
+    let cases = [
+        (
+            "[model]\npairs = 3\ncolour = 1\n",
+            "bad.toml:3:1: unknown field `colour`",
+        ),
+        (
+            "[train]\nlr = \"fast\"\n",
+            "bad.toml:2:6: invalid type: string \"fast\"",
+        ),
+        (
+            "[loss]\nssim = 0.5\nperceptual = 0.0\nmse = 0.6\n",
+            "bad.toml:1:2: loss: weights must add up to 1",
+        ),
+        (
+            "[model]\n\npairs = 40\n",
+            "bad.toml:3:1: model.pairs: 40 is out of range",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (code, stderr) = bad_config(text);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn bad_override_names_the_override() {
+    let out = niclab()
+        .args([
+            "config",
+            "experiments/smoke.toml",
+            "--set",
+            "train.batch_size=0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--set train.batch_size=0: train.batch_size: 0 is out of range"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shipped_experiments_are_valid_and_resolve() {
+    for name in [
+        "smoke",
+        "paper-depth-3",
+        "paper-depth-5",
+        "paper-depth-7",
+        "paper-depth-10",
+    ] {
+        let out = niclab()
+            .args(["config", &format!("experiments/{name}.toml")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(&format!("name = \"{name}\"")), "{text}");
+    }
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = niclab().arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["train", "config", "data"] {
+        assert!(text.contains(word), "{text}");
+    }
+    let out = niclab().args(["train", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["--set", "--resume", "--overwrite", "Ctrl-C"] {
+        assert!(text.contains(word), "{text}");
+    }
+}
+
+fn wait_for_rows(path: &Path, rows: usize, deadline: Instant) {
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() > rows) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never reached {rows} rows", path.display());
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_photos(&dir.path().join("photos"), 8, 40, 32);
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(
+        &file,
+        common::tiny_experiment(&dir.path().join("photos"), 1_000_000),
+    )
+    .unwrap();
+    let child = niclab()
+        .args([
+            "train",
+            "tiny.toml",
+            "--set",
+            "train.checkpoint_every=1000000",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = dir.path().join("checkpoints/tiny/metrics.csv");
+    wait_for_rows(&metrics, 4, Instant::now() + Duration::from_secs(60));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--resume"));
+
+    let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();
+    let step = ck.meta.step;
+    assert!((4..1_000_000).contains(&step), "saved at step {step}");
+    let out = niclab()
+        .args(["train", "tiny.toml", "--resume", "--set"])
+        .arg(format!("train.steps={}", step + 3))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();
+    assert_eq!(ck.meta.step, step + 3);
+}

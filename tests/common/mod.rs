@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: small made-up photos and experiments.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+
+/// A photo-like image: smooth colour gradients, a few edges and deterministic noise.
+pub fn synthetic_photo(w: u32, h: u32, seed: u32) -> RgbImage {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    RgbImage::from_fn(w, h, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let noise = (state % 17) as i32 - 8;
+        let edge = if (x / 9 + y / 13 + seed).is_multiple_of(3) {
+            60
+        } else {
+            0
+        };
+        let c = |base: u32| (((base % 200) as i32 + edge + noise).clamp(0, 255)) as u8;
+        Rgb([
+            c(x * 3 + seed * 40),
+            c(y * 2 + seed * 70),
+            c((x + y) + seed * 90),
+        ])
+    })
+}
+
+/// Writes `n` synthetic PNG photos of `w x h` into `dir` and returns their paths.
+pub fn write_photos(dir: &Path, n: u32, w: u32, h: u32) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("photo{i:02}.png"));
+            synthetic_photo(w, h, i).save(&p).unwrap();
+            p
+        })
+        .collect()
+}
+
+/// A tiny experiment over `train_dir` (TOML text).
+pub fn tiny_experiment(train_dir: &Path, steps: u64) -> String {
+    format!(
+        r#"name = "tiny"
+
+[model]
+pairs = 2
+channels = [6]
+downsample = 1
+latent_channels = 3
+
+[loss]
+ssim = 0.5
+mse = 0.5
+
+[data]
+train = "{}"
+crop_size = 16
+downscale = 1
+val_fraction = 0.25
+val_crops = 4
+crops_per_image = 2
+
+[train]
+steps = {steps}
+batch_size = 4
+lr = 0.005
+schedule = "cosine"
+warmup_steps = 2
+seed = 11
+checkpoint_every = 3
+val_every = 4
+log_every = 1
+"#,
+        train_dir.display()
+    )
+}

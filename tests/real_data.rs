@@ -1,0 +1,59 @@
+//! The real datasets made by `make data`: the 1000 test crops match the committed manifest,
+//! and no training photo is a test photo. `make test` runs `make data` first.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use niclab::data::prepare::{TEST_1000, parse_manifest, verify_test_set};
+
+fn manifest() -> Vec<niclab::data::prepare::ManifestRow> {
+    let path = Path::new("datasets/test-1000.tsv");
+    parse_manifest(&std::fs::read_to_string(path).unwrap(), path).unwrap()
+}
+
+#[test]
+fn committed_manifest_lists_1000_crops_of_24_photos() {
+    let rows = manifest();
+    assert_eq!(rows.len(), 1000);
+    let sources: HashSet<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+    assert_eq!(sources.len(), 24);
+    let names: HashSet<&str> = rows.iter().map(|r| r.crop.as_str()).collect();
+    assert_eq!(names.len(), 1000);
+}
+
+#[test]
+fn test_1000_matches_the_manifest_pixel_for_pixel() {
+    let dir = Path::new("datasets/test-1000");
+    assert!(
+        dir.is_dir(),
+        "datasets/test-1000 is missing: run `make data` (make test does)"
+    );
+    verify_test_set(dir, &manifest(), TEST_1000.crop).unwrap();
+}
+
+#[test]
+fn train_and_test_share_no_source_photo() {
+    let sources = Path::new("datasets/train/SOURCES.tsv");
+    let text = std::fs::read_to_string(sources)
+        .unwrap_or_else(|_| panic!("{} is missing: run `make data`", sources.display()));
+    let rows = manifest();
+    let test_sha: HashSet<&str> = rows.iter().map(|r| r.source_sha256.as_str()).collect();
+    let mut n = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "{line}");
+        assert!(!test_sha.contains(f[1]), "{} is a test photo", f[0]);
+        assert!(
+            !f[2].contains("usr/share/backgrounds/") || f[2].contains("/mate/"),
+            "{} comes from a test package",
+            f[2]
+        );
+        assert!(
+            !f[2].contains("usr/share/wallpapers/"),
+            "{} comes from a test package",
+            f[2]
+        );
+        n += 1;
+    }
+    assert!(n >= 150, "only {n} training photos");
+}

@@ -1,0 +1,247 @@
+//! Training end to end on made-up photos: resume equality, refusals, checkpoints.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use burn::tensor::Device;
+use niclab::config::Experiment;
+use niclab::train::checkpoint::Checkpoint;
+use niclab::train::{TrainOptions, model_from_checkpoint, train};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    file: PathBuf,
+}
+
+fn setup(steps: u64) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    common::write_photos(&root.join("photos"), 8, 40, 32);
+    let file = root.join("tiny.toml");
+    std::fs::write(&file, common::tiny_experiment(&root.join("photos"), steps)).unwrap();
+    Setup {
+        _dir: dir,
+        root,
+        file,
+    }
+}
+
+fn load(s: &Setup, sets: &[&str]) -> Experiment {
+    let sets: Vec<String> = sets.iter().map(|x| x.to_string()).collect();
+    Experiment::load(&s.file, &sets).unwrap()
+}
+
+fn opts(ckpts: &Path) -> TrainOptions {
+    TrainOptions {
+        checkpoints: ckpts.to_path_buf(),
+        ..TrainOptions::default()
+    }
+}
+
+fn params(path: &Path) -> (u64, Vec<u32>) {
+    let ck = Checkpoint::load(path).unwrap();
+    let model = model_from_checkpoint(&ck, path, &Device::flex()).unwrap();
+    let bits = model
+        .flat_parameters()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    (ck.meta.step, bits)
+}
+
+/// Training CSV rows without the timing column.
+fn losses(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn resumed_run_ends_with_the_same_weights_bit_for_bit() {
+    let s = setup(10);
+    let exp = load(&s, &[]);
+    let never = AtomicBool::new(false);
+
+    let a = s.root.join("a");
+    let full = train(&exp, &opts(&a), &never).unwrap();
+    assert_eq!((full.step, full.interrupted), (10, false));
+
+    let b = s.root.join("b");
+    let first = train(
+        &exp,
+        &TrainOptions {
+            stop_after: Some(5),
+            ..opts(&b)
+        },
+        &never,
+    )
+    .unwrap();
+    assert_eq!((first.step, first.interrupted), (5, true));
+    let (step, at5) = params(&b.join("tiny/last.ckpt"));
+    assert_eq!(step, 5);
+    let rest = train(
+        &exp,
+        &TrainOptions {
+            resume: true,
+            ..opts(&b)
+        },
+        &never,
+    )
+    .unwrap();
+    assert_eq!((rest.step, rest.interrupted), (10, false));
+
+    let (sa, pa) = params(&a.join("tiny/last.ckpt"));
+    let (sb, pb) = params(&b.join("tiny/last.ckpt"));
+    assert_eq!((sa, sb), (10, 10));
+    assert_ne!(
+        pa, at5,
+        "training after the resume point changed the weights"
+    );
+    assert!(
+        pa == pb,
+        "resumed weights differ from the uninterrupted run"
+    );
+
+    // The curves agree too, with every step once.
+    let la = losses(&a.join("tiny/metrics.csv"));
+    assert_eq!(la, losses(&b.join("tiny/metrics.csv")));
+    let steps: Vec<&str> = la
+        .iter()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    assert_eq!(
+        std::fs::read_to_string(a.join("tiny/validation.csv")).unwrap(),
+        std::fs::read_to_string(b.join("tiny/validation.csv")).unwrap()
+    );
+    // The resolved config alone repeats the run.
+    let again = Experiment::load(&a.join("tiny/config.toml"), &[]).unwrap();
+    assert_eq!(again, exp);
+    assert!(a.join("tiny/best.ckpt").exists());
+}
+
+#[test]
+fn resume_refuses_another_model_or_other_settings() {
+    let s = setup(6);
+    let never = AtomicBool::new(false);
+    let c = s.root.join("c");
+    train(
+        &load(&s, &[]),
+        &TrainOptions {
+            stop_after: Some(3),
+            ..opts(&c)
+        },
+        &never,
+    )
+    .unwrap();
+    let resume = TrainOptions {
+        resume: true,
+        ..opts(&c)
+    };
+
+    let err = train(&load(&s, &["model.pairs=3"]), &resume, &never).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("different model (model.pairs)") && msg.contains("last.ckpt"),
+        "{msg}"
+    );
+
+    let err = train(&load(&s, &["train.lr=0.001"]), &resume, &never).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("different settings (train.lr)"),
+        "{err:#}"
+    );
+
+    // Not asking to resume an existing run is refused too; --overwrite starts again.
+    let err = train(&load(&s, &[]), &opts(&c), &never).unwrap_err();
+    assert!(err.to_string().contains("--resume"), "{err}");
+
+    // The budget may grow on resume.
+    let out = train(&load(&s, &["train.steps=8"]), &resume, &never).unwrap();
+    assert_eq!(out.step, 8);
+    let out = train(
+        &load(&s, &[]),
+        &TrainOptions {
+            overwrite: true,
+            ..opts(&c)
+        },
+        &never,
+    )
+    .unwrap();
+    assert_eq!(out.step, 6);
+}
+
+#[test]
+fn weights_of_another_model_do_not_load() {
+    let s = setup(2);
+    let never = AtomicBool::new(false);
+    let d = s.root.join("d");
+    train(&load(&s, &["model.latent_channels=5"]), &opts(&d), &never).unwrap();
+    let path = d.join("tiny/last.ckpt");
+    let mut ck = Checkpoint::load(&path).unwrap();
+    // A checkpoint whose header claims one model but whose weights are of another.
+    ck.meta.experiment.model.latent_channels = 3;
+    let err = model_from_checkpoint(&ck, &path, &Device::flex())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("do not fit"), "{err}");
+}
+
+#[test]
+fn damaged_checkpoint_is_reported_and_nothing_is_overwritten() {
+    let s = setup(4);
+    let never = AtomicBool::new(false);
+    let e = s.root.join("e");
+    train(
+        &load(&s, &[]),
+        &TrainOptions {
+            stop_after: Some(3),
+            ..opts(&e)
+        },
+        &never,
+    )
+    .unwrap();
+    let path = e.join("tiny/last.ckpt");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = train(
+        &load(&s, &[]),
+        &TrainOptions {
+            resume: true,
+            ..opts(&e)
+        },
+        &never,
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("last.ckpt") && msg.contains("checksum"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap().len(),
+        bytes.len() / 2,
+        "left as found"
+    );
+}
+
+#[test]
+fn interrupt_before_the_first_step_stops_at_once() {
+    let s = setup(50);
+    let flag = AtomicBool::new(true);
+    let f = s.root.join("f");
+    let out = train(&load(&s, &[]), &opts(&f), &flag).unwrap();
+    assert!(out.interrupted);
+    assert_eq!(out.step, 0);
+    assert!(
+        std::fs::read_to_string(f.join("tiny/config.toml"))
+            .unwrap()
+            .contains("steps = 50")
+    );
+}
