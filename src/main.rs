@@ -48,6 +48,9 @@ enum Command {
         /// Replace an existing run of the same name.
         #[arg(long)]
         overwrite: bool,
+        /// Make unreadable or too-small training images fatal (same as --set data.strict=true).
+        #[arg(long)]
+        strict: bool,
         /// Stop (as on Ctrl-C, saving a checkpoint) once this many steps are done.
         #[arg(long, value_name = "STEPS")]
         stop_after: Option<u64>,
@@ -119,10 +122,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overrides,
             resume,
             overwrite,
+            strict,
             stop_after,
             checkpoints,
         } => {
-            let exp = Experiment::load(&file, &overrides)?;
+            let mut exp = Experiment::load(&file, &overrides)?;
+            exp.data.strict |= strict;
             let interrupt = Arc::new(AtomicBool::new(false));
             let flag = interrupt.clone();
             ctrlc::set_handler(move || {

@@ -178,3 +178,71 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
     let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();
     assert_eq!(ck.meta.step, step + 3);
 }
+
+#[test]
+fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_photos(&dir.path().join("photos"), 8, 40, 32);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        common::tiny_experiment(&dir.path().join("photos"), 20),
+    )
+    .unwrap();
+    let out = niclab()
+        .args(["train", "tiny.toml"])
+        .env(niclab::train::FAULT_NAN_ENV, "8")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("training loss became NaN at step 8")
+            && stderr.contains("last.ckpt, step 6) is kept"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // checkpoint_every = 3: the step-6 checkpoint is there and loads.
+    let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();
+    assert_eq!(ck.meta.step, 6);
+    let best = Checkpoint::load(&dir.path().join("checkpoints/tiny/best.ckpt")).unwrap();
+    assert_eq!(best.meta.step, 4, "val_every = 4");
+}
+
+#[test]
+fn corrupt_training_images_are_reported_or_fatal_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    common::write_photos(&photos, 8, 40, 32);
+    std::fs::write(photos.join("broken.jpg"), b"\xff\xd8\xff\xe0 not a jpeg").unwrap();
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        common::tiny_experiment(&photos, 2),
+    )
+    .unwrap();
+
+    let out = niclab()
+        .args(["train", "tiny.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: left out") && stderr.contains("broken.jpg"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("8 images loaded, 1 left out"), "{stderr}");
+
+    let out = niclab()
+        .args(["train", "tiny.toml", "--strict", "--overwrite"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("broken.jpg") && stderr.contains("strict"),
+        "{stderr}"
+    );
+}

@@ -57,3 +57,34 @@ fn train_and_test_share_no_source_photo() {
     }
     assert!(n >= 150, "only {n} training photos");
 }
+
+#[test]
+fn paper_depth_3_trains_on_the_real_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args([
+            "train",
+            "experiments/paper-depth-3.toml",
+            "--set",
+            "train.steps=2",
+        ])
+        .args(["--set", "data.val_crops=4", "--checkpoints"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("datasets/train: 151 images loaded, 0 left out"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("136 training / 15 validation photos"),
+        "{stderr}"
+    );
+    let ck =
+        niclab::train::checkpoint::Checkpoint::load(&dir.path().join("paper-depth-3/last.ckpt"))
+            .unwrap();
+    assert_eq!(ck.meta.step, 2);
+    assert_eq!(ck.meta.experiment.model.pairs, 3);
+}

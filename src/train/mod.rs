@@ -100,6 +100,10 @@ impl RunFiles {
     }
 }
 
+/// Environment variable naming a step (1-based) whose batch is replaced by NaNs, to test the
+/// NaN guard end to end.
+pub const FAULT_NAN_ENV: &str = "NICLAB_FAULT_NAN_AT_STEP";
+
 const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,mse_term,images_per_sec";
 const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim";
 
@@ -218,6 +222,10 @@ pub fn train(
         ckpt.save(path)
     };
 
+    // Fault injection for testing the NaN guard end to end: poisons one batch.
+    let fault_nan_at: Option<u64> = std::env::var(FAULT_NAN_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
     let bar = progress_bar(total, start);
     let mut last_loss = None;
     let mut interrupted = false;
@@ -232,15 +240,19 @@ pub fn train(
         }
         let t0 = Instant::now();
         let lr = schedule::learning_rate(&exp.train, step, total);
-        let batch = data.batch(step).to_tensor(&ad);
+        let mut batch = data.batch(step).to_tensor(&ad);
+        if fault_nan_at == Some(step + 1) {
+            batch = batch * f32::NAN;
+        }
         let recon = model.forward(batch.clone());
         let terms = loss_fn.forward(recon, batch);
         let loss = terms.total.clone().into_scalar::<f32>() as f64;
         if !loss.is_finite() {
             bar.abandon();
             bail!(
-                "training loss became {loss} at step {step}; stopped without saving. The last good \
+                "training loss became {loss} at step {}; stopped without saving. The last good \
                  checkpoint ({}, step {last_saved}) is kept; try a lower train.lr",
+                step + 1,
                 files.last().display()
             );
         }
@@ -278,10 +290,16 @@ pub fn train(
             && let Some(v) = validate(&model.valid(), &data, &loss_fn, &device)
         {
             validation.row(&format!("{step},{},{},{}", v.loss, v.psnr, v.ssim))?;
-            bar.println(format!(
+            let line = format!(
                 "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}",
                 v.loss, v.psnr, v.ssim
-            ));
+            );
+            // A hidden bar (output not a terminal) would swallow the line.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
             val_loss = Some(v.loss);
             if best.is_none_or(|b| v.loss < b) {
                 best = Some(v.loss);
