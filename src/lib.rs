@@ -1,11 +1,15 @@
 //! niclab: train convolutional autoencoders for image compression from TOML experiment files,
 //! on real photographs, with checkpoints that resume bit for bit.
 //!
-//! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] → [`train`].
+//! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] (with [`vgg`])
+//! → [`train`]; [`metrics`] is the quality module.
 
 pub mod backend;
 pub mod config;
 pub mod data;
 pub mod loss;
+pub mod metrics;
 pub mod model;
+pub mod onnx;
 pub mod train;
+pub mod vgg;

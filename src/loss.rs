@@ -1,12 +1,12 @@
 //! The paper's hybrid loss `L = a (1 - SSIM) + b Perceptual + c MSE`, built from
-//! differentiable burn terms. The perceptual (VGG16) term is declared here and supplied by
-//! the perceptual-loss work; until then a non-zero `b` is refused up front.
+//! differentiable burn terms; the perceptual term compares frozen VGG16 feature maps.
 
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use crate::config::LossConfig;
+use crate::vgg::{Vgg16, VggLayer};
 
 /// One term of the hybrid loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,24 +38,47 @@ pub struct LossTerms {
     pub terms: Vec<(Term, f64, Tensor<1>)>,
 }
 
-/// The weighted sum of SSIM, perceptual and MSE terms.
+/// The weighted sum of SSIM, perceptual and MSE terms; a term with weight 0 is not computed
+/// (no VGG16 is even loaded when `b = 0`).
 #[derive(Debug, Clone)]
 pub struct HybridLoss {
     weights: LossConfig,
+    vgg: Option<(Vgg16, Vec<VggLayer>)>,
 }
 
+/// VGG16 features are computed on the 0..255 scale its weights expect; dividing their squared
+/// differences by 255² puts the perceptual term in [0, 1]-image units, like the pixel MSE.
+pub const PERCEPTUAL_SCALE: f64 = 1.0 / (255.0 * 255.0);
+
 impl HybridLoss {
-    /// Checks that every term with a non-zero weight is available.
-    pub fn new(weights: LossConfig) -> anyhow::Result<Self> {
-        if weights.perceptual > 0.0 {
+    /// Checks the weights and loads VGG16 (frozen, on `device`) when the perceptual term is on.
+    pub fn new(weights: &LossConfig, device: &Device) -> anyhow::Result<Self> {
+        if weights.ssim + weights.perceptual + weights.mse <= 0.0 {
             anyhow::bail!(
-                "loss.perceptual = {} needs the VGG16 perceptual term, which this version of \
-                 niclab does not have yet; set loss.perceptual = 0 and move its weight to \
-                 loss.ssim or loss.mse",
-                weights.perceptual
+                "the loss has no term: give loss.ssim, loss.perceptual or loss.mse a weight above 0"
             );
         }
-        Ok(Self { weights })
+        let vgg = if weights.perceptual > 0.0 {
+            let mut layers = weights.vgg_layers.clone();
+            layers.sort();
+            layers.dedup();
+            anyhow::ensure!(!layers.is_empty(), "loss.vgg_layers is empty");
+            Some((Vgg16::load(&weights.vgg_weights, device)?, layers))
+        } else {
+            None
+        };
+        Ok(Self {
+            weights: weights.clone(),
+            vgg,
+        })
+    }
+
+    /// The same loss for tensors without autodiff (validation, evaluation).
+    pub fn valid(&self) -> Self {
+        Self {
+            weights: self.weights.clone(),
+            vgg: self.vgg.as_ref().map(|(v, l)| (v.valid(), l.clone())),
+        }
     }
 
     /// Loss of `recon` against `target`, both `[B, 3, H, W]` in [0, 1].
@@ -65,16 +88,43 @@ impl HybridLoss {
             let one_minus = ssim(recon.clone(), target.clone()).neg() + 1.0;
             terms.push((Term::Ssim, self.weights.ssim, one_minus));
         }
-        if self.weights.mse > 0.0 {
-            terms.push((Term::Mse, self.weights.mse, mse(recon, target)));
+        if let Some((vgg, layers)) = &self.vgg {
+            terms.push((
+                Term::Perceptual,
+                self.weights.perceptual,
+                perceptual(vgg, layers, recon.clone(), target.clone()),
+            ));
         }
+        if self.weights.mse > 0.0 {
+            terms.push((Term::Mse, self.weights.mse, mse(recon, target.clone())));
+        }
+        // `new` guarantees at least one term; the fallback only keeps this panic-free.
         let total = terms
             .iter()
             .map(|(_, w, t)| t.clone() * *w)
             .reduce(|a, b| a + b)
-            .expect("weights add up to 1, so at least one term is present");
+            .unwrap_or_else(|| Tensor::zeros([1], &target.device()));
         LossTerms { total, terms }
     }
+}
+
+/// Mean over `layers` of the mean squared difference of VGG16 feature maps, times
+/// [`PERCEPTUAL_SCALE`]. The target's features carry no gradient.
+pub fn perceptual(
+    vgg: &Vgg16,
+    layers: &[VggLayer],
+    recon: Tensor<4>,
+    target: Tensor<4>,
+) -> Tensor<1> {
+    let fx = vgg.features(recon, layers);
+    let fy = vgg.features(target.detach(), layers);
+    let n = fx.len() as f64;
+    fx.into_iter()
+        .zip(fy)
+        .map(|(a, b)| (a - b.detach()).powi_scalar(2).mean())
+        .reduce(|a, b| a + b)
+        .map(|sum| sum * (PERCEPTUAL_SCALE / n))
+        .unwrap_or_else(|| Tensor::zeros([1], &vgg.devices()[0]))
 }
 
 /// Mean squared error over all elements.
@@ -230,21 +280,29 @@ mod tests {
             &device,
         );
         let y = x.clone() + 0.1;
-        let loss = HybridLoss::new(LossConfig {
-            ssim: 0.0,
-            perceptual: 0.0,
-            mse: 1.0,
-        })
+        let loss = HybridLoss::new(
+            &LossConfig {
+                ssim: 0.0,
+                perceptual: 0.0,
+                mse: 1.0,
+                ..LossConfig::default()
+            },
+            &device,
+        )
         .unwrap();
         let t = loss.forward(y.clone(), x.clone());
         assert_eq!(t.terms.len(), 1);
         let total: f32 = t.total.into_scalar();
         assert!((total - 0.01).abs() < 1e-6, "{total}");
-        let both = HybridLoss::new(LossConfig {
-            ssim: 0.25,
-            perceptual: 0.0,
-            mse: 0.75,
-        })
+        let both = HybridLoss::new(
+            &LossConfig {
+                ssim: 0.25,
+                perceptual: 0.0,
+                mse: 0.75,
+                ..LossConfig::default()
+            },
+            &device,
+        )
         .unwrap();
         let t = both.forward(y, x);
         let names: Vec<_> = t.terms.iter().map(|(k, _, _)| k.name()).collect();
@@ -259,13 +317,16 @@ mod tests {
     }
 
     #[test]
-    fn perceptual_weight_is_refused_until_available() {
-        let err = HybridLoss::new(LossConfig {
+    fn perceptual_term_without_weights_says_what_to_run() {
+        let cfg = LossConfig {
             ssim: 0.4,
             perceptual: 0.2,
             mse: 0.4,
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("loss.perceptual"));
+            vgg_weights: "no/such/vgg.bpk".into(),
+            ..LossConfig::default()
+        };
+        let err = HybridLoss::new(&cfg, &Device::flex()).unwrap_err();
+        assert!(err.to_string().contains("make weights"), "{err}");
+        assert!(err.to_string().contains("no/such/vgg.bpk"), "{err}");
     }
 }

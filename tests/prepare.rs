@@ -8,6 +8,7 @@ use std::path::Path;
 use niclab::data::prepare::{
     TestSetSpec, compare_with_manifest, prepare_test_set, prepare_train_set, verify_test_set,
 };
+use niclab::data::sources::{GCOMPRIS_RCC, LOMIRI_EXCLUDED, PLASMA_PHOTOS};
 
 const LOMIRI: [&str; 14] = [
     "Bridge_by_A",
@@ -25,26 +26,6 @@ const LOMIRI: [&str; 14] = [
     "seeding_by_M",
     "sunset_by_N",
 ];
-const DRAWINGS: [&str; 5] = [
-    "umang_by_X",
-    "analogpattern_by_X",
-    "Fossa_by_X",
-    "Painting-Colors_by_X",
-    "Infinite-Sea_by_X",
-];
-const PLASMA: [&str; 10] = [
-    "BytheWater",
-    "ColdRipple",
-    "ColorfulCups",
-    "DarkestHour",
-    "EveningGlow",
-    "FallenLeaf",
-    "Kite",
-    "OneStandsOut",
-    "Path",
-    "summer_1am",
-];
-
 fn jpg(path: &Path, w: u32, h: u32, seed: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     common::synthetic_photo(w, h, seed).save(path).unwrap();
@@ -58,10 +39,10 @@ fn fake_raw(raw: &Path) {
         let w = if i == 4 { 40 } else { 80 };
         jpg(&bg.join(format!("{n}.jpg")), w, 64, i as u32);
     }
-    for n in DRAWINGS {
-        jpg(&bg.join(format!("{n}.jpg")), 80, 64, 99);
+    for prefix in LOMIRI_EXCLUDED {
+        jpg(&bg.join(format!("{prefix}by_X.jpg")), 80, 64, 99);
     }
-    for (i, n) in PLASMA.iter().enumerate() {
+    for (i, n) in PLASMA_PHOTOS.iter().enumerate() {
         jpg(
             &raw.join(format!(
                 "usr/share/wallpapers/{n}/contents/images/2560x1600.jpg"
@@ -88,13 +69,7 @@ fn fake_raw(raw: &Path) {
     std::fs::create_dir_all(&rcc).unwrap();
     let mut webp = b"RIFF\x14\0\0\0WEBPVP8 \x08\0\0\0abcdefgh".to_vec();
     webp.splice(0..0, b"qres-header".iter().copied());
-    for n in [
-        "erase",
-        "explore_monuments",
-        "explore_world_animals",
-        "explore_farm_animals",
-        "explore_world_music",
-    ] {
+    for n in GCOMPRIS_RCC {
         std::fs::write(
             rcc.join(format!("{n}.rcc")),
             if n == "erase" { &webp[..] } else { b"qres" },
@@ -130,7 +105,7 @@ fn test_set_is_deterministic_even_and_verifiable() {
     assert!(per.values().all(|n| (2..=3).contains(n)), "{per:?}");
     assert!(
         rows.iter()
-            .all(|r| !DRAWINGS.iter().any(|d| r.source == *d))
+            .all(|r| !LOMIRI_EXCLUDED.iter().any(|d| r.source.starts_with(d)))
     );
 
     // Made again: the same crops, so the manifest check passes.

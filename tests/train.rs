@@ -17,11 +17,9 @@ struct Setup {
 }
 
 fn setup(steps: u64) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tiny_project(steps);
     let root = dir.path().to_path_buf();
-    common::write_photos(&root.join("photos"), 8, 40, 32);
     let file = root.join("tiny.toml");
-    std::fs::write(&file, common::tiny_experiment(&root.join("photos"), steps)).unwrap();
     Setup {
         _dir: dir,
         root,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 /// Lomiri wallpapers that are drawings or patterns, not photographs.
-const LOMIRI_EXCLUDED: [&str; 5] = [
+pub const LOMIRI_EXCLUDED: [&str; 5] = [
     "umang_",
     "analogpattern_",
     "Fossa_",
@@ -16,7 +16,7 @@ const LOMIRI_EXCLUDED: [&str; 5] = [
 ];
 
 /// Plasma wallpapers that are photographs.
-const PLASMA_PHOTOS: [&str; 10] = [
+pub const PLASMA_PHOTOS: [&str; 10] = [
     "BytheWater",
     "ColdRipple",
     "ColorfulCups",
@@ -30,7 +30,7 @@ const PLASMA_PHOTOS: [&str; 10] = [
 ];
 
 /// GCompris activities whose resource files hold photographs.
-const GCOMPRIS_RCC: [&str; 5] = [
+pub const GCOMPRIS_RCC: [&str; 5] = [
     "erase",
     "explore_monuments",
     "explore_world_animals",

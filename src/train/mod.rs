@@ -104,7 +104,7 @@ impl RunFiles {
 /// NaN guard end to end.
 pub const FAULT_NAN_ENV: &str = "NICLAB_FAULT_NAN_AT_STEP";
 
-const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,mse_term,images_per_sec";
+const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,images_per_sec";
 const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim";
 
 /// Trains `exp`; `interrupt` is polled after every step (set it from a Ctrl-C handler).
@@ -116,9 +116,10 @@ pub fn train(
     let files = RunFiles {
         dir: opts.checkpoints.join(exp.name()),
     };
-    let loss_fn = HybridLoss::new(exp.loss)?;
     let device = backend::device(exp.train.backend, exp.train.device)?;
     let ad = device.clone().autodiff();
+    let loss_fn = HybridLoss::new(&exp.loss, &ad)?;
+    let val_loss_fn = loss_fn.valid();
 
     let previous = if opts.resume {
         if !files.last().exists() {
@@ -143,7 +144,7 @@ pub fn train(
 
     let mut data = TrainingData::load(&exp.data, exp.train.batch_size, exp.train.seed)?;
     let total = match (exp.train.steps, exp.train.epochs) {
-        (_, Some(epochs)) => epochs * data.steps_per_epoch(),
+        (_, Some(epochs)) => epochs.saturating_mul(data.steps_per_epoch()),
         (Some(steps), None) => steps,
         (None, None) => 1000,
     };
@@ -267,27 +268,40 @@ pub fn train(
             let ips = ((step - at) as usize * exp.train.batch_size) as f64
                 / since.elapsed().as_secs_f64();
             window = (Instant::now(), step);
-            let term = |k: Term| {
-                terms
-                    .terms
+            // Weighted terms (they add up to the loss); empty when a term is off.
+            let weighted: Vec<(Term, f64)> = terms
+                .terms
+                .iter()
+                .map(|(t, w, v)| (*t, w * v.clone().into_scalar::<f32>() as f64))
+                .collect();
+            let column = |k: Term| {
+                weighted
                     .iter()
-                    .find(|(t, _, _)| *t == k)
-                    .map(|(_, _, v)| format!("{}", v.clone().into_scalar::<f32>() as f64))
+                    .find(|(t, _)| *t == k)
+                    .map(|(_, v)| v.to_string())
                     .unwrap_or_default()
             };
             metrics.row(&format!(
-                "{step},{},{lr},{loss},{},{},{ips:.2}",
+                "{step},{},{lr},{loss},{},{},{},{ips:.2}",
                 (step - 1) / data.steps_per_epoch(),
-                term(Term::Ssim),
-                term(Term::Mse)
+                column(Term::Ssim),
+                column(Term::Perceptual),
+                column(Term::Mse)
             ))?;
-            bar.set_message(format!("loss {loss:.5} | {ips:.1} img/s"));
+            let parts: Vec<String> = weighted
+                .iter()
+                .map(|(t, v)| format!("{} {v:.4}", t.name()))
+                .collect();
+            bar.set_message(format!(
+                "loss {loss:.5} ({}) | {ips:.1} img/s",
+                parts.join(", ")
+            ));
         }
         bar.set_position(step);
 
         let mut val_loss = None;
         if (step % exp.train.val_every == 0 || step == total)
-            && let Some(v) = validate(&model.valid(), &data, &loss_fn, &device)
+            && let Some(v) = validate(&model.valid(), &data, &val_loss_fn, &device)
         {
             validation.row(&format!("{step},{},{},{}", v.loss, v.psnr, v.ssim))?;
             let line = format!(

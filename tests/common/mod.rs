@@ -76,3 +76,17 @@ log_every = 1
         train_dir.display()
     )
 }
+
+/// A temporary folder holding `photos/` (8 synthetic photos of 40x32) and `tiny.toml`
+/// training on them for `steps` steps.
+pub fn tiny_project(steps: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    write_photos(&photos, 8, 40, 32);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_experiment(&photos, steps),
+    )
+    .unwrap();
+    dir
+}

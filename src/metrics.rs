@@ -1,0 +1,277 @@
+//! Image quality on 8-bit RGB, in f64: PSNR and SSIM as scikit-image and `tf.image.ssim`
+//! compute them (the paper's quality module).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::data::images::{list_images, load_rgb};
+use crate::loss::{SSIM_WINDOW, gaussian_window, perceptual};
+use crate::vgg::{Vgg16, VggLayer};
+
+fn same_size(a: &RgbImage, b: &RgbImage) -> Result<()> {
+    ensure!(
+        a.dimensions() == b.dimensions(),
+        "images differ in size: {}x{} and {}x{}",
+        a.width(),
+        a.height(),
+        b.width(),
+        b.height()
+    );
+    Ok(())
+}
+
+/// PSNR in dB with peak 255, the MSE taken over all pixels and channels; infinite for
+/// identical images.
+pub fn psnr(a: &RgbImage, b: &RgbImage) -> Result<f64> {
+    same_size(a, b)?;
+    let n = a.as_raw().len() as f64;
+    let se: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| {
+            let d = *x as f64 - *y as f64;
+            d * d
+        })
+        .sum();
+    Ok(10.0 * (255.0 * 255.0 / (se / n)).log10())
+}
+
+/// SSIM (Wang et al. 2004): Gaussian 11x11 window with sigma 1.5, K1 = 0.01, K2 = 0.03,
+/// data range 255, population covariance, each channel over the valid region (windows fully
+/// inside the image), then the mean over channels. Equal to scikit-image's
+/// `structural_similarity(channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+/// use_sample_covariance=False)`. Both sides must be at least 11 pixels.
+pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64> {
+    same_size(a, b)?;
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    ensure!(
+        w >= SSIM_WINDOW && h >= SSIM_WINDOW,
+        "SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {w}x{h}"
+    );
+    let g = gaussian_window();
+    let (c1, c2) = ((0.01 * 255.0f64).powi(2), (0.03 * 255.0f64).powi(2));
+    let (ow, oh) = (w + 1 - SSIM_WINDOW, h + 1 - SSIM_WINDOW);
+    let mut total = 0.0;
+    for c in 0..3 {
+        let x: Vec<f64> = a.pixels().map(|p| p[c] as f64).collect();
+        let y: Vec<f64> = b.pixels().map(|p| p[c] as f64).collect();
+        let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
+        let yy: Vec<f64> = y.iter().map(|v| v * v).collect();
+        let xy: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
+        let [mx, my, sxx, syy, sxy] = [&x, &y, &xx, &yy, &xy].map(|m| blur_valid(m, w, h, &g));
+        let mut sum = 0.0;
+        for i in 0..ow * oh {
+            let (ux, uy) = (mx[i], my[i]);
+            let vx = sxx[i] - ux * ux;
+            let vy = syy[i] - uy * uy;
+            let cov = sxy[i] - ux * uy;
+            sum += ((2.0 * ux * uy + c1) * (2.0 * cov + c2))
+                / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+        }
+        total += sum / (ow * oh) as f64;
+    }
+    Ok(total / 3.0)
+}
+
+/// Separable Gaussian filter keeping only positions whose window lies inside the image.
+fn blur_valid(m: &[f64], w: usize, h: usize, g: &[f64; SSIM_WINDOW]) -> Vec<f64> {
+    let ow = w + 1 - SSIM_WINDOW;
+    let oh = h + 1 - SSIM_WINDOW;
+    let mut rows = vec![0.0; ow * h];
+    for y in 0..h {
+        for x in 0..ow {
+            rows[y * ow + x] = (0..SSIM_WINDOW).map(|k| g[k] * m[y * w + x + k]).sum();
+        }
+    }
+    let mut out = vec![0.0; ow * oh];
+    for y in 0..oh {
+        for x in 0..ow {
+            out[y * ow + x] = (0..SSIM_WINDOW)
+                .map(|k| g[k] * rows[(y + k) * ow + x])
+                .sum();
+        }
+    }
+    out
+}
+
+/// Quality of one image against a reference. PSNR is `null` in JSON for identical images.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Quality {
+    /// dB, peak 255.
+    pub psnr: f64,
+    /// Mean SSIM.
+    pub ssim: f64,
+    /// VGG16 perceptual distance (as in the loss), if computed.
+    pub perceptual: Option<f64>,
+}
+
+/// The VGG16 half of the quality module: frozen weights and the layers compared.
+pub struct Perceptual {
+    vgg: Vgg16,
+    layers: Vec<VggLayer>,
+    device: Device,
+}
+
+impl Perceptual {
+    /// Loads VGG16 on the CPU.
+    pub fn load(weights: &Path, layers: Vec<VggLayer>) -> Result<Self> {
+        ensure!(!layers.is_empty(), "no VGG16 layer chosen");
+        let device = Device::flex();
+        let vgg = Vgg16::load(weights, &device)?;
+        Ok(Self {
+            vgg,
+            layers,
+            device,
+        })
+    }
+
+    /// Perceptual distance between two images of equal size.
+    pub fn distance(&self, a: &RgbImage, b: &RgbImage) -> Result<f64> {
+        same_size(a, b)?;
+        let t = |img: &RgbImage| {
+            let (w, h) = img.dimensions();
+            let mut v = Vec::with_capacity(img.as_raw().len());
+            for c in 0..3 {
+                v.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
+            }
+            Tensor::<4>::from_data(
+                TensorData::new(v, [1, 3, h as usize, w as usize]),
+                &self.device,
+            )
+        };
+        let d = perceptual(&self.vgg, &self.layers, t(a), t(b));
+        Ok(d.into_scalar::<f32>() as f64)
+    }
+}
+
+/// PSNR, SSIM and (with `vgg`) the perceptual distance of `b` against `a`.
+pub fn compare(a: &RgbImage, b: &RgbImage, vgg: Option<&Perceptual>) -> Result<Quality> {
+    Ok(Quality {
+        psnr: psnr(a, b)?,
+        ssim: ssim(a, b)?,
+        perceptual: vgg.map(|v| v.distance(a, b)).transpose()?,
+    })
+}
+
+/// Compares two image files; errors name the files.
+pub fn compare_files(a: &Path, b: &Path, vgg: Option<&Perceptual>) -> Result<Quality> {
+    let (x, y) = (load_rgb(a)?, load_rgb(b)?);
+    compare(&x, &y, vgg).with_context(|| format!("{} vs {}", a.display(), b.display()))
+}
+
+/// One pair of a folder comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairQuality {
+    /// Path relative to both folders.
+    pub name: PathBuf,
+    /// Its quality.
+    #[serde(flatten)]
+    pub quality: Quality,
+}
+
+/// Compares every image of folder `a` with the file of the same relative path in `b`.
+/// Images present on one side only are an error listing them.
+pub fn compare_folders(a: &Path, b: &Path, vgg: Option<&Perceptual>) -> Result<Vec<PairQuality>> {
+    let rel = |dir: &Path| -> Result<Vec<PathBuf>> {
+        let (files, _) = list_images(dir)?;
+        Ok(files
+            .into_iter()
+            .filter_map(|f| f.strip_prefix(dir).ok().map(Path::to_path_buf))
+            .collect())
+    };
+    let (ra, rb) = (rel(a)?, rel(b)?);
+    let only = |x: &[PathBuf], y: &[PathBuf]| -> Vec<String> {
+        x.iter()
+            .filter(|p| !y.contains(p))
+            .map(|p| p.display().to_string())
+            .collect()
+    };
+    let (only_a, only_b) = (only(&ra, &rb), only(&rb, &ra));
+    if !only_a.is_empty() || !only_b.is_empty() {
+        bail!(
+            "the folders do not pair up: {} image(s) only in {} ({}), {} only in {} ({})",
+            only_a.len(),
+            a.display(),
+            preview(&only_a),
+            only_b.len(),
+            b.display(),
+            preview(&only_b)
+        );
+    }
+    let bar = ProgressBar::new(ra.len() as u64).with_style(
+        ProgressStyle::with_template("comparing {pos}/{len} {bar:30} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut rows = Vec::with_capacity(ra.len());
+    for name in ra {
+        let quality = compare_files(&a.join(&name), &b.join(&name), vgg)?;
+        rows.push(PairQuality { name, quality });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(rows)
+}
+
+fn preview(names: &[String]) -> String {
+    let mut s = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 3 {
+        s.push_str(", ...");
+    }
+    if s.is_empty() { "none".into() } else { s }
+}
+
+/// Means over pairs (PSNR is infinite if any pair is identical).
+pub fn mean(rows: &[PairQuality]) -> Quality {
+    let n = rows.len().max(1) as f64;
+    let sum = |f: &dyn Fn(&Quality) -> f64| rows.iter().map(|r| f(&r.quality)).sum::<f64>() / n;
+    Quality {
+        psnr: sum(&|q| q.psnr),
+        ssim: sum(&|q| q.ssim),
+        perceptual: rows
+            .iter()
+            .all(|r| r.quality.perceptual.is_some())
+            .then(|| sum(&|q| q.perceptual.unwrap_or(0.0))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_images_and_size_errors() {
+        let a = RgbImage::from_fn(20, 16, |x, y| image::Rgb([x as u8 * 9, y as u8 * 11, 77]));
+        assert_eq!(psnr(&a, &a).unwrap(), f64::INFINITY);
+        assert!((ssim(&a, &a).unwrap() - 1.0).abs() < 1e-12);
+        let b = RgbImage::new(16, 20);
+        assert!(
+            psnr(&a, &b)
+                .unwrap_err()
+                .to_string()
+                .contains("differ in size")
+        );
+        let tiny = RgbImage::new(10, 10);
+        assert!(
+            ssim(&tiny, &tiny)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 11x11")
+        );
+    }
+
+    #[test]
+    fn psnr_of_a_uniform_offset() {
+        let a = RgbImage::from_pixel(4, 4, image::Rgb([100, 100, 100]));
+        let b = RgbImage::from_pixel(4, 4, image::Rgb([110, 100, 100]));
+        // MSE = 100 / 3.
+        let expected = 10.0 * (255.0f64 * 255.0 * 3.0 / 100.0).log10();
+        assert!((psnr(&a, &b).unwrap() - expected).abs() < 1e-12);
+    }
+}
