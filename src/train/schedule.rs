@@ -4,19 +4,23 @@
 use crate::config::{Schedule, TrainConfig};
 
 /// Learning rate for optimiser step `step` (0-based) of a run of `total` steps.
+///
+/// The warm-up is capped at a tenth of the run, so that a short run (a smoke test with
+/// `--set train.steps=50`) still reaches the peak rate.
 pub fn learning_rate(t: &TrainConfig, step: u64, total: u64) -> f64 {
-    if step < t.warmup_steps {
-        return t.lr * (step + 1) as f64 / t.warmup_steps as f64;
+    let warmup = t.warmup_steps.min(total / 10);
+    if step < warmup {
+        return t.lr * (step + 1) as f64 / warmup as f64;
     }
     match t.schedule {
         Schedule::Constant => t.lr,
         Schedule::Cosine => {
-            let span = total.saturating_sub(t.warmup_steps).max(1) as f64;
-            let progress = ((step - t.warmup_steps) as f64 / span).min(1.0);
+            let span = total.saturating_sub(warmup).max(1) as f64;
+            let progress = ((step - warmup) as f64 / span).min(1.0);
             t.min_lr + 0.5 * (t.lr - t.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
         }
         Schedule::Step => {
-            let decays = (step - t.warmup_steps) / t.decay_every;
+            let decays = (step - warmup) / t.decay_every;
             t.lr * t.decay_gamma.powi(decays.min(i32::MAX as u64) as i32)
         }
     }
@@ -45,5 +49,8 @@ mod tests {
         assert_eq!(learning_rate(&t, 14, 100), 5e-3);
         t.schedule = Schedule::Constant;
         assert_eq!(learning_rate(&t, 99, 100), 1e-2);
+        // A 20-step run warms up over 2 steps, not 4.
+        assert_eq!(learning_rate(&t, 0, 20), 5e-3);
+        assert_eq!(learning_rate(&t, 2, 20), 1e-2);
     }
 }
