@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::data::batches::image_to_tensor;
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::{SSIM_WINDOW, gaussian_window, perceptual};
 use crate::vgg::{Vgg16, VggLayer};
@@ -135,17 +135,7 @@ impl Perceptual {
     /// Perceptual distance between two images of equal size.
     pub fn distance(&self, a: &RgbImage, b: &RgbImage) -> Result<f64> {
         same_size(a, b)?;
-        let t = |img: &RgbImage| {
-            let (w, h) = img.dimensions();
-            let mut v = Vec::with_capacity(img.as_raw().len());
-            for c in 0..3 {
-                v.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
-            }
-            Tensor::<4>::from_data(
-                TensorData::new(v, [1, 3, h as usize, w as usize]),
-                &self.device,
-            )
-        };
+        let t = |img: &RgbImage| image_to_tensor(img, &self.device);
         let d = perceptual(&self.vgg, &self.layers, t(a), t(b));
         Ok(d.into_scalar::<f32>() as f64)
     }

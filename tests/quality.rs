@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use niclab::data::batches::image_to_tensor;
 use niclab::metrics::{psnr, ssim};
 
 const DIR: &str = "tests/fixtures/quality";
@@ -34,15 +34,6 @@ fn expected() -> Vec<(String, String, f64, f64)> {
     rows
 }
 
-fn to_tensor(img: &image::RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    let mut v = Vec::new();
-    for c in 0..3 {
-        v.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
-    }
-    Tensor::from_data(TensorData::new(v, [1, 3, h as usize, w as usize]), device)
-}
-
 #[test]
 fn f64_metrics_match_scikit_image() {
     for (a, b, want_ssim, want_psnr) in expected() {
@@ -65,8 +56,11 @@ fn f64_metrics_match_scikit_image() {
 fn differentiable_ssim_matches_scikit_image() {
     let device = Device::flex();
     for (a, b, want, _) in expected() {
-        let got = niclab::loss::ssim(to_tensor(&load(&a), &device), to_tensor(&load(&b), &device))
-            .into_scalar::<f32>() as f64;
+        let got = niclab::loss::ssim(
+            image_to_tensor(&load(&a), &device),
+            image_to_tensor(&load(&b), &device),
+        )
+        .into_scalar::<f32>() as f64;
         assert!((got - want).abs() <= 1e-5, "{b}: SSIM {got} vs {want}");
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use niclab::data::batches::image_to_tensor;
 use niclab::vgg::{Vgg16, VggLayer, WHEEL};
 
 const WEIGHTS: &str = "checkpoints/vgg16-imagenet.bpk";
@@ -18,15 +18,6 @@ fn real_photo_crop(w: u32, h: u32) -> image::RgbImage {
         .expect("datasets/train is missing: run `make data`")
         .to_rgb8();
     image::imageops::crop_imm(&photo, 300, 200, w, h).to_image()
-}
-
-fn to_tensor(img: &image::RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    let mut v = Vec::new();
-    for c in 0..3 {
-        v.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
-    }
-    Tensor::from_data(TensorData::new(v, [1, 3, h as usize, w as usize]), device)
 }
 
 #[test]
@@ -60,7 +51,7 @@ fn activations_match_onnxruntime_on_a_real_photo() {
         VggLayer::Relu3_3,
         VggLayer::Relu4_3,
     ];
-    let ours = vgg.features(to_tensor(&img, &device), &layers);
+    let ours = vgg.features(image_to_tensor(&img, &device), &layers);
     for (layer, got) in ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
         .iter()
         .zip(ours)
@@ -96,8 +87,8 @@ fn activations_match_onnxruntime_on_a_real_photo() {
 fn vgg_is_frozen_but_passes_gradients_to_its_input() {
     let device = Device::flex().autodiff();
     let vgg = Vgg16::load(Path::new(WEIGHTS), &device).unwrap();
-    let x = to_tensor(&real_photo_crop(32, 32), &device).require_grad();
-    let y = to_tensor(&real_photo_crop(32, 32), &device) * 0.9;
+    let x = image_to_tensor(&real_photo_crop(32, 32), &device).require_grad();
+    let y = image_to_tensor(&real_photo_crop(32, 32), &device) * 0.9;
     let loss = niclab::loss::perceptual(&vgg, &[VggLayer::Relu2_2], x.clone(), y);
     let grads = loss.backward();
     let gx: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();

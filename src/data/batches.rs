@@ -43,6 +43,17 @@ impl Batch {
     }
 }
 
+/// One image as a `[1, 3, H, W]` tensor in [0, 1].
+pub fn image_to_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = img.dimensions();
+    let mut values = Vec::with_capacity(img.as_raw().len());
+    push_planar(&mut values, img);
+    Tensor::from_data(
+        TensorData::new(values, [1, 3, h as usize, w as usize]),
+        device,
+    )
+}
+
 fn push_planar(out: &mut Vec<f32>, img: &RgbImage) {
     for c in 0..3 {
         out.extend(img.pixels().map(|p| p[c] as f32 / 255.0));
