@@ -38,6 +38,65 @@ pub struct LossTerms {
     pub terms: Vec<(Term, f64, Tensor<1>)>,
 }
 
+impl LossTerms {
+    /// The weighted terms as numbers (they add up to the total).
+    pub fn weighted(&self) -> TermValues {
+        let mut v = TermValues::default();
+        for (t, w, x) in &self.terms {
+            *v.get_mut(*t) = Some(w * x.clone().into_scalar::<f32>() as f64);
+        }
+        v
+    }
+}
+
+/// One number per loss term, `None` for a term that is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TermValues {
+    /// `a (1 - SSIM)`.
+    pub ssim: Option<f64>,
+    /// `b Perceptual`.
+    pub perceptual: Option<f64>,
+    /// `c MSE`.
+    pub mse: Option<f64>,
+}
+
+impl TermValues {
+    /// The slot of term `t`.
+    pub fn get_mut(&mut self, t: Term) -> &mut Option<f64> {
+        match t {
+            Term::Ssim => &mut self.ssim,
+            Term::Perceptual => &mut self.perceptual,
+            Term::Mse => &mut self.mse,
+        }
+    }
+
+    /// The terms that are on, in `Term` order.
+    pub fn present(&self) -> Vec<(Term, f64)> {
+        [
+            (Term::Ssim, self.ssim),
+            (Term::Perceptual, self.perceptual),
+            (Term::Mse, self.mse),
+        ]
+        .into_iter()
+        .filter_map(|(t, v)| v.map(|v| (t, v)))
+        .collect()
+    }
+
+    /// `ssim,perceptual,mse` for a CSV row, a term that is off left empty.
+    pub fn csv(&self) -> String {
+        let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        format!("{},{},{}", f(self.ssim), f(self.perceptual), f(self.mse))
+    }
+
+    /// Adds `k * other` term by term (for averaging over batches).
+    pub fn add_scaled(&mut self, other: &TermValues, k: f64) {
+        for (t, v) in other.present() {
+            let slot = self.get_mut(t);
+            *slot = Some(slot.unwrap_or(0.0) + k * v);
+        }
+    }
+}
+
 /// The weighted sum of SSIM, perceptual and MSE terms; a term with weight 0 is not computed
 /// (no VGG16 is even loaded when `b = 0`).
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::backend;
 use crate::config::Experiment;
 use crate::data::batches::TrainingData;
-use crate::loss::{HybridLoss, Term, ssim_per_image};
+use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
 
@@ -69,6 +69,8 @@ pub struct ValStats {
     pub psnr: f64,
     /// Mean SSIM.
     pub ssim: f64,
+    /// Mean weighted loss terms.
+    pub terms: TermValues,
 }
 
 /// Files of a run folder.
@@ -105,7 +107,8 @@ impl RunFiles {
 pub const FAULT_NAN_ENV: &str = "NICLAB_FAULT_NAN_AT_STEP";
 
 const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,images_per_sec";
-const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim";
+const VALIDATION_HEADER: &str =
+    "step,val_loss,val_psnr,val_ssim,val_ssim_term,val_perceptual_term,val_mse_term";
 
 /// Trains `exp`; `interrupt` is polled after every step (set it from a Ctrl-C handler).
 pub fn train(
@@ -269,26 +272,14 @@ pub fn train(
                 / since.elapsed().as_secs_f64();
             window = (Instant::now(), step);
             // Weighted terms (they add up to the loss); empty when a term is off.
-            let weighted: Vec<(Term, f64)> = terms
-                .terms
-                .iter()
-                .map(|(t, w, v)| (*t, w * v.clone().into_scalar::<f32>() as f64))
-                .collect();
-            let column = |k: Term| {
-                weighted
-                    .iter()
-                    .find(|(t, _)| *t == k)
-                    .map(|(_, v)| v.to_string())
-                    .unwrap_or_default()
-            };
+            let weighted = terms.weighted();
             metrics.row(&format!(
-                "{step},{},{lr},{loss},{},{},{},{ips:.2}",
+                "{step},{},{lr},{loss},{},{ips:.2}",
                 (step - 1) / data.steps_per_epoch(),
-                column(Term::Ssim),
-                column(Term::Perceptual),
-                column(Term::Mse)
+                weighted.csv()
             ))?;
             let parts: Vec<String> = weighted
+                .present()
                 .iter()
                 .map(|(t, v)| format!("{} {v:.4}", t.name()))
                 .collect();
@@ -303,7 +294,13 @@ pub fn train(
         if (step % exp.train.val_every == 0 || step == total)
             && let Some(v) = validate(&model.valid(), &data, &val_loss_fn, &device)
         {
-            validation.row(&format!("{step},{},{},{}", v.loss, v.psnr, v.ssim))?;
+            validation.row(&format!(
+                "{step},{},{},{},{}",
+                v.loss,
+                v.psnr,
+                v.ssim,
+                v.terms.csv()
+            ))?;
             let line = format!(
                 "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}",
                 v.loss, v.psnr, v.ssim
@@ -396,10 +393,12 @@ pub fn validate(
     device: &Device,
 ) -> Option<ValStats> {
     let (mut loss, mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0, 0usize);
+    let mut sums = TermValues::default();
     for batch in data.val_batches() {
         let x = batch.to_tensor(device);
         let y = model.forward(x.clone());
         let terms = loss_fn.forward(y.clone(), x.clone());
+        sums.add_scaled(&terms.weighted(), batch.len as f64);
         loss += terms.total.into_scalar::<f32>() as f64 * batch.len as f64;
         let mse = (y.clone() - x.clone())
             .powi_scalar(2)
@@ -421,10 +420,15 @@ pub fn validate(
             .sum::<f64>();
         n += batch.len;
     }
-    (n > 0).then(|| ValStats {
-        loss: loss / n as f64,
-        psnr: psnr / n as f64,
-        ssim: ssim / n as f64,
+    (n > 0).then(|| {
+        let mut terms = TermValues::default();
+        terms.add_scaled(&sums, 1.0 / n as f64);
+        ValStats {
+            loss: loss / n as f64,
+            psnr: psnr / n as f64,
+            ssim: ssim / n as f64,
+            terms,
+        }
     })
 }
 
