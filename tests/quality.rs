@@ -36,10 +36,13 @@ fn expected() -> Vec<(String, String, f64, f64)> {
 
 #[test]
 fn f64_metrics_match_scikit_image() {
+    let (mut worst_s, mut worst_p) = (0f64, 0f64);
     for (a, b, want_ssim, want_psnr) in expected() {
         let (x, y) = (load(&a), load(&b));
         let s = ssim(&x, &y).unwrap();
         let p = psnr(&x, &y).unwrap();
+        worst_s = worst_s.max((s - want_ssim).abs());
+        worst_p = worst_p.max((p - want_psnr).abs());
         assert!(
             (s - want_ssim).abs() <= 1e-5,
             "{b}: SSIM {s} vs {want_ssim}"
@@ -50,11 +53,13 @@ fn f64_metrics_match_scikit_image() {
         );
         assert!(s < 0.999 && p < 60.0, "{b}: a real difference");
     }
+    eprintln!("f64 metrics: max |SSIM - skimage| {worst_s:e}, max |PSNR - skimage| {worst_p:e} dB");
 }
 
 #[test]
 fn differentiable_ssim_matches_scikit_image() {
     let device = Device::flex();
+    let mut worst = 0f64;
     for (a, b, want, _) in expected() {
         let got = niclab::loss::ssim(
             image_to_tensor(&load(&a), &device),
@@ -62,5 +67,7 @@ fn differentiable_ssim_matches_scikit_image() {
         )
         .into_scalar::<f32>() as f64;
         assert!((got - want).abs() <= 1e-5, "{b}: SSIM {got} vs {want}");
+        worst = worst.max((got - want).abs());
     }
+    eprintln!("differentiable SSIM (f32): max |SSIM - skimage| {worst:e}");
 }
