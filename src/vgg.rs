@@ -72,6 +72,16 @@ impl std::str::FromStr for VggLayer {
 }
 
 impl VggLayer {
+    /// The layer's name, as in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Relu1_2 => "relu1_2",
+            Self::Relu2_2 => "relu2_2",
+            Self::Relu3_3 => "relu3_3",
+            Self::Relu4_3 => "relu4_3",
+        }
+    }
+
     /// 0-based block this layer ends.
     pub fn block(self) -> usize {
         self as usize

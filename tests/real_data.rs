@@ -70,6 +70,8 @@ fn paper_depth_3_trains_on_the_real_photos() {
         ])
         .args(["--set", "data.val_crops=4", "--checkpoints"])
         .arg(dir.path())
+        .arg("--runs")
+        .arg(dir.path().join("runs"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

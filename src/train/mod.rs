@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod schedule;
+pub mod tensorboard;
 
 use std::fs;
 use std::io::Write;
@@ -23,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::backend;
 use crate::config::Experiment;
-use crate::data::batches::TrainingData;
+use crate::data::batches::{Batch, TrainingData};
 use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
@@ -39,6 +40,8 @@ pub struct TrainOptions {
     pub stop_after: Option<u64>,
     /// Folder holding one sub-folder per run.
     pub checkpoints: PathBuf,
+    /// Folder of TensorBoard run folders (`runs/<name>/`); `None` writes no event files.
+    pub runs: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -230,6 +233,22 @@ pub fn train(
     let fault_nan_at: Option<u64> = std::env::var(FAULT_NAN_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
+    let mut board = tensorboard::RunBoard::open(
+        opts.runs.as_deref(),
+        exp,
+        &files.dir,
+        total,
+        (start > 0).then_some(start),
+    )?;
+    let shown = data.val_batches().first().map(|b| {
+        let n = b.len.min(tensorboard::SHOWN_CROPS);
+        Batch {
+            len: n,
+            side: b.side,
+            values: b.values[..n * 3 * b.side * b.side].to_vec(),
+        }
+    });
+    let mut last_val = None;
     let bar = progress_bar(total, start);
     let mut last_loss = None;
     let mut interrupted = false;
@@ -253,6 +272,7 @@ pub fn train(
         let loss = terms.total.clone().into_scalar::<f32>() as f64;
         if !loss.is_finite() {
             bar.abandon();
+            board.finish(step, None, false)?;
             bail!(
                 "training loss became {loss} at step {}; stopped without saving. The last good \
                  checkpoint ({}, step {last_saved}) is kept; try a lower train.lr",
@@ -273,6 +293,7 @@ pub fn train(
             window = (Instant::now(), step);
             // Weighted terms (they add up to the loss); empty when a term is off.
             let weighted = terms.weighted();
+            board.train_step(step, loss, &weighted, lr, ips);
             metrics.row(&format!(
                 "{step},{},{lr},{loss},{},{ips:.2}",
                 (step - 1) / data.steps_per_epoch(),
@@ -291,9 +312,14 @@ pub fn train(
         bar.set_position(step);
 
         let mut val_loss = None;
+        let valid_model = model.valid();
         if (step % exp.train.val_every == 0 || step == total)
-            && let Some(v) = validate(&model.valid(), &data, &val_loss_fn, &device)
+            && let Some(v) = validate(&valid_model, &data, &val_loss_fn, &device)
         {
+            if let Some(shown) = &shown {
+                board.validation(step, &v, &valid_model, shown, &device)?;
+            }
+            last_val = Some(v);
             validation.row(&format!(
                 "{step},{},{},{},{}",
                 v.loss,
@@ -324,6 +350,9 @@ pub fn train(
     }
     if step != last_saved {
         save(&model, &optim, step, None, best, &files.last())?;
+    }
+    if !interrupted {
+        board.finish(step, last_val.as_ref(), true)?;
     }
     bar.finish_and_clear();
     let done = step - start;
