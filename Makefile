@@ -104,6 +104,7 @@ tensorboard: $(TEST_VENV)/.ok
 run: data weights build
 	$(NICLAB) train $(EXPERIMENT) --overwrite
 	@echo "outputs: checkpoints/$$(basename $(EXPERIMENT) .toml)/ (last.ckpt, best.ckpt, config.toml, metrics.csv, validation.csv)"
+	@echo "         runs/$$(basename $(EXPERIMENT) .toml)/ (TensorBoard event files: make tensorboard)"
 
 test: data weights test-venv build
 	$(CARGO) test --release -j $(JOBS)

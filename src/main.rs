@@ -225,6 +225,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to abort)");
             })
             .context("cannot install the Ctrl-C handler")?;
+            let board_dir = runs.join(exp.name());
             let opts = TrainOptions {
                 resume,
                 overwrite,
@@ -232,7 +233,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 checkpoints,
                 runs: Some(runs),
             };
-            let opts_runs_dir = opts.runs.clone().unwrap_or_default().join(exp.name());
             let out = train(&exp, &opts, &interrupt)?;
             let loss = out.last_loss.map_or("-".into(), |l| format!("{l:.5}"));
             let best = out.best_val_loss.map_or("-".into(), |l| format!("{l:.5}"));
@@ -244,7 +244,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out.total_steps,
                 out.images_per_sec,
                 out.run_dir.display(),
-                opts_runs_dir.display()
+                board_dir.display()
             );
             if out.interrupted {
                 println!(
