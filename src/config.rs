@@ -328,9 +328,13 @@ impl Experiment {
             origin: at(e.span()),
             message: e.message().trim().to_string(),
         })?;
-        let mut exp: Experiment = toml::from_str(text).map_err(|e| ConfigError {
-            origin: at(e.span()),
-            message: e.message().trim().to_string(),
+        let mut exp: Experiment = toml::from_str(text).map_err(|e| {
+            let key = e.span().and_then(|sp| key_at(spanned.get_ref(), sp.start));
+            let message = e.message().trim().to_string();
+            ConfigError {
+                origin: at(e.span()),
+                message: key.map_or(message.clone(), |k| format!("{k}: {message}")),
+            }
         })?;
 
         let mut overridden = Vec::new();
@@ -573,6 +577,23 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<String, ConfigE
     Ok(key.to_string())
 }
 
+/// The dotted key whose name or value covers byte `offset` (the deepest one). A `[table]`'s
+/// own span covers only its header, so every table is searched.
+fn key_at(table: &DeTable<'_>, offset: usize) -> Option<String> {
+    for (k, v) in table.iter() {
+        let name = k.get_ref().to_string();
+        if let DeValue::Table(t) = v.get_ref()
+            && let Some(inner) = key_at(t, offset)
+        {
+            return Some(format!("{name}.{inner}"));
+        }
+        if k.span().contains(&offset) || v.span().contains(&offset) {
+            return Some(name);
+        }
+    }
+    None
+}
+
 /// The span of a dotted key's name in the parsed file, or of its nearest present parent.
 fn key_span(table: &DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
     let mut cur = table;
@@ -623,14 +644,18 @@ mod tests {
     fn unknown_key_names_line_and_key() {
         let e = parse("[model]\npairs = 3\ncolour = 2\n", &[]).unwrap_err();
         assert_eq!(e.origin, "x.toml:3:1");
-        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        assert!(
+            e.message
+                .starts_with("model.colour: unknown field `colour`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn wrong_type_names_line() {
         let e = parse("[train]\n\nlr = \"fast\"\n", &[]).unwrap_err();
         assert_eq!(e.origin, "x.toml:3:6");
-        assert!(e.message.contains("invalid type"), "{e}");
+        assert!(e.message.starts_with("train.lr: invalid type"), "{e}");
     }
 
     #[test]

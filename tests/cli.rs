@@ -33,11 +33,11 @@ fn bad_experiment_files_give_one_located_line_and_status_2() {
     let cases = [
         (
             "[model]\npairs = 3\ncolour = 1\n",
-            "bad.toml:3:1: unknown field `colour`",
+            "bad.toml:3:1: model.colour: unknown field `colour`",
         ),
         (
             "[train]\nlr = \"fast\"\n",
-            "bad.toml:2:6: invalid type: string \"fast\"",
+            "bad.toml:2:6: train.lr: invalid type: string \"fast\"",
         ),
         (
             "[loss]\nssim = 0.5\nperceptual = 0.0\nmse = 0.6\n",
