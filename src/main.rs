@@ -24,8 +24,8 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 /// niclab: neural image compression experiments.
 ///
-/// Write an experiment as a TOML file (see experiments/ and the README), train it, and
-/// compare it with JPEG on the fixed 1000-image test set.
+/// Write an experiment as a TOML file (see experiments/ and the README), train it on real
+/// photographs, watch it in TensorBoard, and score images with `niclab metrics`.
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -35,7 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train an experiment; checkpoints and logs go to CHECKPOINTS/<name>/.
+    /// Train an experiment: checkpoints and CSV logs go to CHECKPOINTS/<name>/, TensorBoard
+    /// event files to RUNS/<name>/.
     ///
     /// Ctrl-C saves a checkpoint and exits (status 130); `--resume` continues it.
     Train {
