@@ -312,12 +312,14 @@ pub fn train(
         bar.set_position(step);
 
         let mut val_loss = None;
-        let valid_model = model.valid();
-        if (step % exp.train.val_every == 0 || step == total)
-            && let Some(v) = validate(&valid_model, &data, &val_loss_fn, &device)
+        let validating = step % exp.train.val_every == 0 || step == total;
+        // Only a validating step needs the autodiff-free copy of the model.
+        let valid_model = validating.then(|| model.valid());
+        if let Some(valid_model) = &valid_model
+            && let Some(v) = validate(valid_model, &data, &val_loss_fn, &device)
         {
             if let Some(shown) = &shown {
-                board.validation(step, &v, &valid_model, shown, &device)?;
+                board.validation(step, &v, valid_model, shown, &device)?;
             }
             last_val = Some(v);
             validation.row(&format!(
