@@ -2,12 +2,16 @@
 //! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1].
 
 use burn::module::{ModuleVisitor, Param};
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use crate::config::ModelConfig;
+use crate::data::batches::mix_seed;
 
 /// Encoder and decoder, one `Vec` entry per conv pair.
 #[derive(Module, Debug)]
@@ -17,8 +21,14 @@ pub struct Autoencoder {
 }
 
 impl Autoencoder {
-    /// Builds the model with fresh weights on `device` (seed the device first for repeatability).
-    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+    /// Builds the model with fresh weights on `device`, drawn from `seed`.
+    ///
+    /// The weights follow burn's default (Kaiming-uniform, bound 1/sqrt(fan_in), biases too)
+    /// but come from our own generator rather than the backend's global one: that one is shared
+    /// by every thread of the process, and differs between backends, so a run would not be
+    /// repeatable.
+    pub fn new(cfg: &ModelConfig, device: &Device, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[seed, 0x1417]));
         let k = cfg.kernel_size;
         let pad = k / 2;
         let stride = |i: usize| if i < cfg.downsample { 2 } else { 1 };
@@ -32,10 +42,16 @@ impl Autoencoder {
 
         let encoder = (0..cfg.pairs)
             .map(|i| {
-                Conv2dConfig::new([in_ch(i), cfg.encoder_channels(i)], [k, k])
+                let (c_in, c_out) = (in_ch(i), cfg.encoder_channels(i));
+                let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
                     .with_stride([stride(i); 2])
                     .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-                    .init(device)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device);
+                let fan_in = c_in * k * k;
+                conv.weight = uniform(&mut rng, [c_out, c_in, k, k], fan_in, device);
+                conv.bias = Some(uniform(&mut rng, [c_out], fan_in, device));
+                conv
             })
             .collect();
         // Decoder layer j mirrors encoder layer N-1-j: same kernel and stride, channels reversed.
@@ -45,11 +61,18 @@ impl Autoencoder {
             .rev()
             .map(|i| {
                 let s = stride(i);
-                ConvTranspose2dConfig::new([cfg.encoder_channels(i), in_ch(i)], [k, k])
+                let (c_in, c_out) = (cfg.encoder_channels(i), in_ch(i));
+                let mut deconv = ConvTranspose2dConfig::new([c_in, c_out], [k, k])
                     .with_stride([s; 2])
                     .with_padding([pad; 2])
                     .with_padding_out([s - 1; 2])
-                    .init(device)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device);
+                // burn counts a transposed conv's fan-in over its output channels.
+                let fan_in = c_out * k * k;
+                deconv.weight = uniform(&mut rng, [c_in, c_out, k, k], fan_in, device);
+                deconv.bias = Some(uniform(&mut rng, [c_out], fan_in, device));
+                deconv
             })
             .collect();
         Self { encoder, decoder }
@@ -90,6 +113,20 @@ impl Autoencoder {
     }
 }
 
+/// A trainable parameter of `shape` drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+fn uniform<const D: usize>(
+    rng: &mut ChaCha8Rng,
+    shape: [usize; D],
+    fan_in: usize,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let values: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    Param::from_data(TensorData::new(values, shape), device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +145,7 @@ mod tests {
     fn paper_depths_keep_shape_on_128() {
         let device = Device::flex();
         for pairs in [3, 5, 7, 10] {
-            let m = Autoencoder::new(&cfg(pairs, 3), &device);
+            let m = Autoencoder::new(&cfg(pairs, 3), &device, 0);
             let x = Tensor::<4>::ones([1, 3, 128, 128], &device) * 0.5;
             let z = m.encode(x.clone());
             assert_eq!(z.dims(), [1, 5, 16, 16], "latent of {pairs} pairs");
@@ -122,7 +159,7 @@ mod tests {
     #[test]
     fn fully_convolutional_on_other_sizes() {
         let device = Device::flex();
-        let m = Autoencoder::new(&cfg(4, 2), &device);
+        let m = Autoencoder::new(&cfg(4, 2), &device, 0);
         let y = m.forward(Tensor::<4>::zeros([2, 3, 36, 20], &device));
         assert_eq!(y.dims(), [2, 3, 36, 20]);
         let z = m.encode(Tensor::<4>::zeros([1, 3, 36, 20], &device));
@@ -130,10 +167,36 @@ mod tests {
     }
 
     #[test]
+    fn weights_depend_only_on_the_seed() {
+        // Built on several threads at once, as parallel tests and runs do: a shared global
+        // generator would interleave draws and break this.
+        let build = |seed| {
+            std::thread::spawn(move || {
+                Autoencoder::new(&cfg(3, 2), &Device::flex(), seed).flat_parameters()
+            })
+        };
+        let runs: Vec<Vec<f32>> = [5, 5, 5, 6]
+            .into_iter()
+            .map(build)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[0], runs[2]);
+        assert_ne!(runs[0], runs[3]);
+        // burn's default bound, 1/sqrt(fan_in): the first layer has fan-in 3*3*3 = 27.
+        let first = &runs[0][..8 * 27];
+        let bound = 1.0 / 27f32.sqrt();
+        assert!(first.iter().all(|v| v.abs() <= bound));
+        assert!(first.iter().any(|v| v.abs() > 0.9 * bound));
+    }
+
+    #[test]
     fn output_is_in_unit_range() {
         let device = Device::flex();
         device.seed(1);
-        let m = Autoencoder::new(&cfg(3, 2), &device);
+        let m = Autoencoder::new(&cfg(3, 2), &device, 1);
         let x = Tensor::<4>::random(
             [2, 3, 16, 16],
             burn::tensor::Distribution::Uniform(0.0, 1.0),

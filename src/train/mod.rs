@@ -166,8 +166,7 @@ pub fn train(
         exp.train.device
     );
 
-    ad.seed(exp.train.seed);
-    let mut model = Autoencoder::new(&exp.model, &ad);
+    let mut model = Autoencoder::new(&exp.model, &ad, exp.train.seed);
     let mut optim = AdamConfig::new().init();
     let mut start = 0;
     let mut best = None;
@@ -381,7 +380,7 @@ pub fn model_from_checkpoint(
 ) -> Result<Autoencoder> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ckpt.model.clone()))
         .map_err(|e| anyhow::anyhow!("{}: bad model weights: {e}", path.display()))?;
-    Autoencoder::new(&ckpt.meta.experiment.model, device)
+    Autoencoder::new(&ckpt.meta.experiment.model, device, 0)
         .try_load_record(record)
         .map_err(|e| {
             anyhow::anyhow!(
