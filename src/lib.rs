@@ -2,12 +2,13 @@
 //! on real photographs, with checkpoints that resume bit for bit.
 //!
 //! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] (with [`vgg`])
-//! → [`train`]; [`metrics`] is the quality module.
+//! → [`train`] → [`eval`]; [`metrics`] is the quality module.
 
 pub mod backend;
 pub mod board;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod loss;
 pub mod metrics;
 pub mod model;

@@ -1,0 +1,3 @@
+//! The evaluator: the paper's comparison of the autoencoder with JPEG on a folder of images.
+
+pub mod jpeg;
