@@ -188,6 +188,26 @@ impl fmt::Display for Backend {
     }
 }
 
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "flex" => Ok(Backend::Flex),
+            "libtorch" => Ok(Backend::Libtorch),
+            other => Err(format!(
+                "unknown backend `{other}`, expected \"flex\" or \"libtorch\""
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DeviceSpec::try_from(s.to_string())
+    }
+}
+
 /// Where tensors live: `"cpu"` or `"cuda:N"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

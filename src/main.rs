@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use niclab::config::{ConfigError, Experiment};
+use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment};
+use niclab::eval::jpeg::QualityChoice;
+use niclab::eval::{EvalOptions, evaluate};
 use niclab::data::prepare::{
     TEST_1000, compare_with_manifest, manifest_text, parse_manifest, prepare_test_set,
     prepare_train_set, verify_test_set,
@@ -93,6 +95,45 @@ enum Command {
         /// VGG16 layers compared (comma-separated: relu1_2, relu2_2, relu3_3, relu4_3).
         #[arg(long, value_delimiter = ',', default_value = "relu2_2")]
         vgg_layers: Vec<VggLayer>,
+    },
+    /// Compare a trained model with JPEG on a folder of images, as the paper did.
+    ///
+    /// Every image goes through the autoencoder (batched) and through libjpeg-turbo at the
+    /// quality whose mean SSIM matches the autoencoder's (or at the qualities given). Writes
+    /// per_image.csv, summary.json, report.md, plots/, strips/, the reconstructions (ae/) and
+    /// JPEG files (jpeg-qN/) to OUT, and the curves to TensorBoard (RUNS/<name>/eval).
+    Eval {
+        /// A checkpoint (.ckpt), a checkpoint or run folder, an experiment file (.toml) or a
+        /// run name; in a folder best.ckpt is used, else last.ckpt.
+        target: PathBuf,
+        /// The images to compress.
+        #[arg(long, default_value = "datasets/test-1000")]
+        images: PathBuf,
+        /// Output folder [default: RUNS/<name>/eval].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// `match-ssim` (the quality whose mean SSIM is closest to the autoencoder's), or
+        /// qualities 1-100: 95 or 95,75,20.
+        #[arg(long, default_value = "match-ssim", value_name = "match-ssim|Q[,Q...]")]
+        jpeg_quality: QualityChoice,
+        /// Images per inference batch [default: the experiment's eval.batch_size].
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Backend: flex or libtorch [default: the one it was trained with].
+        #[arg(long)]
+        backend: Option<Backend>,
+        /// Device: cpu or cuda:N [default: the one it was trained with].
+        #[arg(long)]
+        device: Option<DeviceSpec>,
+        /// Only scores, reports and plots: no reconstructions, latents or JPEG files.
+        #[arg(long)]
+        no_images: bool,
+        /// Folder of run folders (checkpoints).
+        #[arg(long, default_value = "checkpoints")]
+        checkpoints: PathBuf,
+        /// Folder of TensorBoard run folders.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
     },
     /// Build and check the datasets.
     #[command(subcommand)]
@@ -202,6 +243,41 @@ fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Resu
     }
 }
 
+/// The console summary of an evaluation: the paper's panel in short, and where it went.
+fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
+    let s = niclab::eval::report::summary(e);
+    let line = |name: &str, c: &niclab::eval::report::CodecSummary| {
+        format!(
+            "  {name:<22} PSNR {:6.2} dB  SSIM {:.4}  ratio {:6.2}  {:.3} bpp  {:.5} s/image\n",
+            c.psnr, c.ssim, c.ratio, c.bpp, c.seconds_per_image
+        )
+    };
+    let mut text = format!("{} images from {}\n", s.count, s.images.display());
+    text.push_str(&line("autoencoder", &s.autoencoder));
+    for j in &s.jpeg {
+        let how = if j.chosen_by.as_deref() == Some("match-ssim") {
+            " (SSIM-matched)"
+        } else {
+            ""
+        };
+        text.push_str(&line(&format!("JPEG q{}{how}", j.quality.unwrap_or(0)), j));
+    }
+    let t = &s.timing;
+    text.push_str(&format!(
+        "total {:.2} s (autoencoder {:.2} s, JPEG {:.2} s in {} passes, metrics {:.2} s, \
+         reading {:.2} s, writing {:.2} s)\nreport: {}\n",
+        t.total,
+        t.ae,
+        t.jpeg,
+        t.jpeg_passes,
+        t.ae_metrics,
+        t.load,
+        t.write,
+        out.join(niclab::eval::report::REPORT_FILE).display()
+    ));
+    text
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train {
@@ -254,6 +330,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(EXIT_INTERRUPTED));
             }
+        }
+        Command::Eval {
+            target,
+            images,
+            out,
+            jpeg_quality,
+            batch_size,
+            backend,
+            device,
+            no_images,
+            checkpoints,
+            runs,
+        } => {
+            let opts = EvalOptions {
+                images,
+                out,
+                jpeg: jpeg_quality,
+                batch_size,
+                backend,
+                device,
+                checkpoints,
+                runs,
+                write_images: !no_images,
+            };
+            let (eval, out) = evaluate(&target, &opts)?;
+            print!("{}", eval_lines(&eval, &out));
         }
         Command::Config { file, overrides } => {
             print!("{}", Experiment::load(&file, &overrides)?.to_toml());
@@ -330,3 +432,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+// glibc's malloc returns the large, short-lived tensor buffers of every layer to the kernel
+// and faults them in again (over half the time of inference went to the kernel); mimalloc
+// keeps and reuses them.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

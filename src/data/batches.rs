@@ -45,11 +45,18 @@ impl Batch {
 
 /// One image as a `[1, 3, H, W]` tensor in [0, 1].
 pub fn image_to_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    let mut values = Vec::with_capacity(img.as_raw().len());
-    push_planar(&mut values, img);
+    images_to_tensor(&[img], device)
+}
+
+/// Images of one size as a `[B, 3, H, W]` tensor in [0, 1].
+pub fn images_to_tensor(imgs: &[&RgbImage], device: &Device) -> Tensor<4> {
+    let (w, h) = imgs.first().map_or((0, 0), |i| i.dimensions());
+    let mut values = Vec::with_capacity(imgs.len() * 3 * (w * h) as usize);
+    for img in imgs {
+        push_planar(&mut values, img);
+    }
     Tensor::from_data(
-        TensorData::new(values, [1, 3, h as usize, w as usize]),
+        TensorData::new(values, [imgs.len(), 3, h as usize, w as usize]),
         device,
     )
 }

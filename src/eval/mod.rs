@@ -1,3 +1,347 @@
 //! The evaluator: the paper's comparison of the autoencoder with JPEG on a folder of images.
+//!
+//! Top to bottom: [`source`] picks the checkpoint, the images are read, [`autoencoder`]
+//! reconstructs them in batches, [`baseline`] runs libjpeg-turbo ([`jpeg`]) at the chosen or
+//! SSIM-matched quality, and [`report`], [`plots`] and [`tensorboard`] write the results.
 
+pub mod autoencoder;
+pub mod baseline;
 pub mod jpeg;
+pub mod parallel;
+pub mod plots;
+pub mod report;
+pub mod source;
+pub mod tensorboard;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::backend;
+use crate::config::{Backend, DeviceSpec};
+use crate::data::images::{list_images, load_rgb};
+use crate::loss::SSIM_WINDOW;
+use crate::metrics::{psnr, ssim};
+use crate::train::model_from_checkpoint;
+use autoencoder::{Reconstruction, Storage, reconstruct};
+use baseline::{JpegPass, jpeg_pass, match_ssim};
+use jpeg::{Quality, QualityChoice};
+use parallel::par_map;
+use source::ModelSource;
+
+/// What to evaluate and where the results go.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Folder of images (all of it, recursively).
+    pub images: PathBuf,
+    /// Output folder; `None`: `<runs>/<experiment>/eval`.
+    pub out: Option<PathBuf>,
+    /// JPEG qualities to compare with.
+    pub jpeg: QualityChoice,
+    /// Images per inference batch; `None`: the experiment's `eval.batch_size`.
+    pub batch_size: Option<usize>,
+    /// Backend; `None`: the one the model was trained with.
+    pub backend: Option<Backend>,
+    /// Device; `None`: the one the model was trained with.
+    pub device: Option<DeviceSpec>,
+    /// Folder of checkpoint folders (to resolve experiment files and run names).
+    pub checkpoints: PathBuf,
+    /// Folder of TensorBoard runs; the evaluation goes to `<runs>/<experiment>/eval`.
+    pub runs: PathBuf,
+    /// Write reconstructions, latents and JPEG files (the scores and reports are always
+    /// written).
+    pub write_images: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            images: "datasets/test-1000".into(),
+            out: None,
+            jpeg: QualityChoice::MatchSsim,
+            batch_size: None,
+            backend: None,
+            device: None,
+            checkpoints: "checkpoints".into(),
+            runs: "runs".into(),
+            write_images: true,
+        }
+    }
+}
+
+/// One codec's result on one image.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Scored {
+    /// Compressed size in bytes.
+    pub bytes: usize,
+    /// PSNR in dB against the original.
+    pub psnr: f64,
+    /// SSIM against the original.
+    pub ssim: f64,
+    /// Encode + decode seconds (no file I/O, no metrics).
+    pub seconds: f64,
+}
+
+/// Mean of `f` over `rows` (0 for none).
+pub fn mean_of(rows: &[Scored], f: impl Fn(&Scored) -> f64) -> f64 {
+    rows.iter().map(f).sum::<f64>() / rows.len().max(1) as f64
+}
+
+/// A JPEG quality's results over the set.
+pub struct JpegResult {
+    /// Whether it was SSIM-matched or asked for.
+    pub matched: bool,
+    /// The pass.
+    pub pass: JpegPass,
+}
+
+/// Where the time went (seconds). Codec and metrics times are summed over images, so on
+/// several threads they can exceed the wall time of their phase.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timing {
+    /// Reading and decoding the image files.
+    pub load: f64,
+    /// Loading the checkpoint and building the model.
+    pub model: f64,
+    /// Autoencoder encode + decode over all batches (wall).
+    pub ae: f64,
+    /// Autoencoder PSNR/SSIM (wall).
+    pub ae_metrics: f64,
+    /// All JPEG passes, codec and metrics (wall).
+    pub jpeg: f64,
+    /// JPEG encode + decode summed over every image of every pass.
+    pub jpeg_codec: f64,
+    /// JPEG PSNR/SSIM summed over every image of every pass.
+    pub jpeg_metrics: f64,
+    /// JPEG passes made (1 per fixed quality; about 7 for match-ssim).
+    pub jpeg_passes: usize,
+    /// Writing images, reports, plots and TensorBoard events (wall).
+    pub write: f64,
+    /// The whole evaluation (wall).
+    pub total: f64,
+}
+
+/// Everything an evaluation found.
+pub struct Evaluation {
+    /// The checkpoint evaluated.
+    pub source: ModelSource,
+    /// The image folder.
+    pub images_dir: PathBuf,
+    /// Image paths relative to it, in order.
+    pub names: Vec<String>,
+    /// The originals.
+    pub originals: Vec<RgbImage>,
+    /// The autoencoder's reconstructions.
+    pub recon: Vec<Reconstruction>,
+    /// Autoencoder scores per image.
+    pub ae: Vec<Scored>,
+    /// How its bytes are stored.
+    pub storage: Storage,
+    /// JPEG results, the matched or first quality first.
+    pub jpeg: Vec<JpegResult>,
+    /// Mean SSIM at every quality tried by match-ssim, by quality.
+    pub search: Vec<(Quality, f64)>,
+    /// Backend and device used.
+    pub backend: String,
+    /// Where time went.
+    pub timing: Timing,
+}
+
+impl Evaluation {
+    /// Raw RGB bytes of image `i` (H x W x 3).
+    pub fn raw_bytes(&self, i: usize) -> usize {
+        let (w, h) = self.originals[i].dimensions();
+        (w * h * 3) as usize
+    }
+
+    /// Pixels of image `i`.
+    pub fn pixels(&self, i: usize) -> usize {
+        self.raw_bytes(i) / 3
+    }
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{what} {{msg}} {{pos}}/{{len}} {{bar:30}} {{eta}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Reads every image of `dir`: an empty folder, a file that is not an image, an unreadable
+/// image or one smaller than the SSIM window is an error naming it.
+pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
+    let (files, others) = list_images(dir)?;
+    if others > 0 {
+        let strays: Vec<String> = walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .filter(|e| !crate::data::images::is_image_path(e.path()))
+            .take(3)
+            .map(|e| e.path().display().to_string())
+            .collect();
+        bail!(
+            "{} holds {others} file(s) that are not images (png, jpg, jpeg, webp), e.g. {}: \
+             an evaluation set must hold only images, move them out",
+            dir.display(),
+            strays.join(", ")
+        );
+    }
+    if files.is_empty() {
+        bail!(
+            "{} holds no images (png, jpg, jpeg, webp); `make data` makes datasets/test-1000",
+            dir.display()
+        );
+    }
+    let bar = bar(files.len(), "reading");
+    let images = par_map(&files, || Ok(()), |_, _, f| {
+        let img = load_rgb(f)?;
+        let (w, h) = img.dimensions();
+        if (w as usize) < SSIM_WINDOW || (h as usize) < SSIM_WINDOW {
+            bail!(
+                "{}: {w}x{h} is smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window",
+                f.display()
+            );
+        }
+        bar.inc(1);
+        Ok(img)
+    })?;
+    bar.finish_and_clear();
+    let names = files
+        .iter()
+        .map(|f| f.strip_prefix(dir).unwrap_or(f).display().to_string())
+        .collect();
+    Ok((names, images))
+}
+
+/// Evaluates the model named by `target` (see [`ModelSource::resolve`]) on `opts.images`
+/// and writes every output.
+pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBuf)> {
+    let t_total = Instant::now();
+    let mut timing = Timing::default();
+
+    let t = Instant::now();
+    let source = ModelSource::resolve(target, &opts.checkpoints)?;
+    let exp = source.experiment().clone();
+    let backend = opts.backend.unwrap_or(exp.train.backend);
+    let spec = opts.device.unwrap_or(exp.train.device);
+    let device = backend::device(backend, spec)?;
+    let model = model_from_checkpoint(&source.checkpoint, &source.path, &device)?;
+    timing.model = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {} (step {}), {} backend on {spec}",
+        exp.name(),
+        source.path.display(),
+        source.checkpoint.meta.step,
+        backend
+    );
+
+    let t = Instant::now();
+    let (names, originals) = load_images(&opts.images)?;
+    timing.load = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let refs: Vec<&RgbImage> = originals.iter().collect();
+    let batch_size = opts.batch_size.unwrap_or(exp.eval.batch_size).max(1);
+    let ae_bar = bar(originals.len(), "autoencoder");
+    let recon = reconstruct(
+        &model,
+        &refs,
+        batch_size,
+        exp.model.scale(),
+        &device,
+        &ae_bar,
+    )?;
+    ae_bar.finish_and_clear();
+    timing.ae = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let storage = Storage::Float32Latent;
+    let items: Vec<usize> = (0..originals.len()).collect();
+    let ae = par_map(&items, || Ok(()), |_, _, &i| {
+        let r = &recon[i];
+        Ok(Scored {
+            bytes: storage.bytes(r.latent.len() / 4),
+            psnr: psnr(&originals[i], &r.image)?,
+            ssim: ssim(&originals[i], &r.image)?,
+            seconds: r.seconds,
+        })
+    })?;
+    timing.ae_metrics = t.elapsed().as_secs_f64();
+    let ae_ssim = mean_of(&ae, |s| s.ssim);
+
+    let t = Instant::now();
+    let set = &refs;
+    let jpeg_bar = bar(0, "JPEG");
+    let mut search = Vec::new();
+    let jpeg = match &opts.jpeg {
+        QualityChoice::MatchSsim => {
+            jpeg_bar.set_length(3 * set.len() as u64);
+            let (chosen, mut passes) = match_ssim(set, ae_ssim, &jpeg_bar)?;
+            for (q, p) in &passes {
+                timing.jpeg_codec += p.scores.iter().map(|s| s.seconds).sum::<f64>();
+                timing.jpeg_metrics += p.metrics_seconds;
+                search.push((*q, p.mean_ssim()));
+            }
+            timing.jpeg_passes = passes.len();
+            let pass = passes
+                .remove(&chosen)
+                .context("the chosen JPEG quality was never encoded")?;
+            vec![JpegResult {
+                matched: true,
+                pass,
+            }]
+        }
+        QualityChoice::Fixed(qs) => {
+            jpeg_bar.set_length((qs.len() * set.len()) as u64);
+            let mut out = Vec::new();
+            for q in qs {
+                let pass = jpeg_pass(set, *q, &jpeg_bar)?;
+                timing.jpeg_codec += pass.scores.iter().map(|s| s.seconds).sum::<f64>();
+                timing.jpeg_metrics += pass.metrics_seconds;
+                timing.jpeg_passes += 1;
+                out.push(JpegResult {
+                    matched: false,
+                    pass,
+                });
+            }
+            out
+        }
+    };
+    jpeg_bar.finish_and_clear();
+    timing.jpeg = t.elapsed().as_secs_f64();
+
+    let mut eval = Evaluation {
+        source,
+        images_dir: opts.images.clone(),
+        names,
+        originals,
+        recon,
+        ae,
+        storage,
+        jpeg,
+        search,
+        backend: format!("{backend} on {spec}"),
+        timing,
+    };
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| opts.runs.join(exp.name()).join("eval"));
+    let t = Instant::now();
+    report::write_outputs(&eval, &out, opts.write_images)?;
+    let board_dir = opts.runs.join(exp.name()).join("eval");
+    tensorboard::write(&eval, &board_dir)?;
+    eval.timing.write = t.elapsed().as_secs_f64();
+    eval.timing.total = t_total.elapsed().as_secs_f64();
+    // The timing lines are only known now: write the summary and report once more.
+    report::write_summaries(&eval, &out)?;
+    Ok((eval, out))
+}

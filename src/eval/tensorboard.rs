@@ -1,0 +1,93 @@
+//! The evaluation in TensorBoard, as the sub-run `<runs>/<experiment>/eval` next to the
+//! training curves: per-image curves (step = image index), the means and the HParams test
+//! metrics (step = the checkpoint's training step), and the side-by-side strips as images.
+//! A new evaluation replaces the previous one's event files, so curves never mix two runs.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::Evaluation;
+use super::report::{ratio, strips, summary};
+use crate::board::Board;
+
+/// Per-image tags and what they hold.
+pub const PER_IMAGE_TAGS: [&str; 6] = [
+    "eval/ssim_ae",
+    "eval/ssim_jpeg",
+    "eval/psnr_ae",
+    "eval/psnr_jpeg",
+    "eval/ratio_ae",
+    "eval/ratio_jpeg",
+];
+
+/// Writes the evaluation's events into `dir`.
+pub fn write(e: &Evaluation, dir: &Path) -> Result<()> {
+    let old: Vec<_> = if dir.is_dir() {
+        fs::read_dir(dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|f| f.ok().map(|f| f.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents."))
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    // Open (and lock) first, so a concurrent writer's files are never deleted.
+    let mut board = Board::open(dir, None)?;
+    for f in old {
+        fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
+    }
+    let jpeg = e.jpeg.first();
+    for i in 0..e.names.len() {
+        let step = i as u64;
+        let ae = &e.ae[i];
+        board.scalar("eval/ssim_ae", ae.ssim, step);
+        board.scalar("eval/psnr_ae", ae.psnr, step);
+        board.scalar("eval/ratio_ae", ratio(e.raw_bytes(i), ae.bytes), step);
+        if let Some(j) = jpeg {
+            let s = &j.pass.scores[i];
+            board.scalar("eval/ssim_jpeg", s.ssim, step);
+            board.scalar("eval/psnr_jpeg", s.psnr, step);
+            board.scalar("eval/ratio_jpeg", ratio(e.raw_bytes(i), s.bytes), step);
+        }
+    }
+    let s = summary(e);
+    let step = s.step;
+    let a = &s.autoencoder;
+    for (tag, v) in [
+        ("eval/mean_ssim_ae", a.ssim),
+        ("eval/mean_psnr_ae", a.psnr),
+        ("eval/mean_ratio_ae", a.ratio),
+        ("eval/mean_bpp_ae", a.bpp),
+        ("eval/seconds_per_image_ae", a.seconds_per_image),
+        ("hparams/test_psnr", a.psnr),
+        ("hparams/test_ssim", a.ssim),
+        ("hparams/test_ratio", a.ratio),
+    ] {
+        board.scalar(tag, v, step);
+    }
+    if let Some(j) = s.jpeg.first() {
+        for (tag, v) in [
+            ("eval/mean_ssim_jpeg", j.ssim),
+            ("eval/mean_psnr_jpeg", j.psnr),
+            ("eval/mean_ratio_jpeg", j.ratio),
+            ("eval/mean_bpp_jpeg", j.bpp),
+            ("eval/seconds_per_image_jpeg", j.seconds_per_image),
+            ("hparams/jpeg_quality", f64::from(j.quality.unwrap_or(0))),
+            ("hparams/jpeg_psnr", j.psnr),
+            ("hparams/jpeg_ratio", j.ratio),
+        ] {
+            board.scalar(tag, v, step);
+        }
+    }
+    for (rule, strip) in strips(e) {
+        let img = super::plots::render_strip(&strip)?;
+        board.image(&format!("eval/strip_{rule}"), &img, step)?;
+    }
+    board.flush();
+    Ok(())
+}
