@@ -39,7 +39,11 @@ def main(run_dir):
              "num": e.histogram_value.num, "bucket": list(e.histogram_value.bucket_limit and e.histogram_value.bucket)}
             for e in acc.Histograms(tag)
         ]
-    for tag, content in acc.PluginTagToContent("hparams").items():
+    try:
+        hparams = acc.PluginTagToContent("hparams")
+    except KeyError:  # a run without HParams data (an evaluation sub-run)
+        hparams = {}
+    for tag, content in hparams.items():
         data = plugin_data_pb2.HParamsPluginData.FromString(content)
         kind = data.WhichOneof("data")
         if kind == "session_start_info":

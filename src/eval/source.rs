@@ -43,19 +43,16 @@ fn checkpoint_path(target: &Path, checkpoints: &Path) -> Result<PathBuf> {
         let exp = Experiment::load(target, &[])?;
         checkpoints.join(exp.name())
     } else if target.join("run.json").is_file() {
-        // A TensorBoard run folder points to its checkpoints.
+        // A TensorBoard run folder points to its checkpoint folder.
         let file = target.join("run.json");
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{}: not valid JSON", file.display()))?;
-        let root = json["checkpoints"].as_str().with_context(|| {
+        let dir = json["checkpoints"].as_str().with_context(|| {
             format!("{}: no \"checkpoints\" entry", file.display())
         })?;
-        let name = target
-            .file_name()
-            .with_context(|| format!("{}: a run folder has a name", target.display()))?;
-        Path::new(root).join(name)
+        PathBuf::from(dir)
     } else if target.is_dir() {
         target.to_path_buf()
     } else if target.components().count() == 1 && checkpoints.join(target).is_dir() {
