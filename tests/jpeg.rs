@@ -36,7 +36,10 @@ fn jpeg_bytes_equal_pillows() {
             let decoded = image::open(fixture.join(format!("{stem}_q{q}_decoded.png")))
                 .unwrap()
                 .to_rgb8();
-            assert!(back == decoded, "{stem} q{q}: decoded pixels differ from Pillow's");
+            assert!(
+                back == decoded,
+                "{stem} q{q}: decoded pixels differ from Pillow's"
+            );
             checked += 1;
         }
     }

@@ -90,3 +90,56 @@ fn paper_depth_3_trains_on_the_real_photos() {
     assert_eq!(ck.meta.step, 2);
     assert_eq!(ck.meta.experiment.model.pairs, 3);
 }
+
+#[test]
+fn a_smoke_model_is_evaluated_on_the_1000_test_crops() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+            .args(args)
+            .args(["--checkpoints"])
+            .arg(dir.path().join("ck"))
+            .arg("--runs")
+            .arg(dir.path().join("runs"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[
+        "train",
+        "experiments/smoke.toml",
+        "--set",
+        "train.steps=150",
+    ]);
+    let stdout = run(&["eval", "experiments/smoke.toml", "--no-images"]);
+    assert!(
+        stdout.contains("1000 images from datasets/test-1000"),
+        "{stdout}"
+    );
+    let out = dir.path().join("runs/smoke/eval");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["count"], 1000);
+    // 64x64 crops of 128x128 with 2 stride-2 pairs and 8 latent channels: 8*32*32 floats.
+    assert_eq!(summary["autoencoder"]["bytes"], 1000 * 8 * 32 * 32 * 4);
+    assert!((summary["autoencoder"]["ratio"].as_f64().unwrap() - 1.5).abs() < 1e-9);
+    let q = summary["jpeg"][0]["quality"].as_u64().unwrap();
+    assert!((1..=100).contains(&q));
+    let gap = (summary["jpeg"][0]["ssim"].as_f64().unwrap()
+        - summary["autoencoder"]["ssim"].as_f64().unwrap())
+    .abs();
+    assert!(gap < 0.02, "matched JPEG SSIM is {gap} away");
+    assert_eq!(
+        std::fs::read_to_string(out.join("per_image.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1 + 2000
+    );
+    for f in ["report.md", "plots/ssim.png", "strips/worst.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(!out.join("ae").exists(), "--no-images wrote images");
+}

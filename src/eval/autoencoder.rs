@@ -66,8 +66,7 @@ pub fn reconstruct(
     while start < images.len() {
         let dims = images[start].dimensions();
         let mut end = start + 1;
-        while end < images.len() && end - start < batch_size && images[end].dimensions() == dims
-        {
+        while end < images.len() && end - start < batch_size && images[end].dimensions() == dims {
             end += 1;
         }
         let (w, h) = (dims.0 as usize, dims.1 as usize);

@@ -179,7 +179,12 @@ mod tests {
         .unwrap();
         assert_eq!(q.get(), 42);
         assert!(calls <= 7, "{calls} evaluations");
-        assert_eq!(bisect(0.426, |q| Ok(f64::from(q.get()) / 100.0)).unwrap().get(), 43);
+        assert_eq!(
+            bisect(0.426, |q| Ok(f64::from(q.get()) / 100.0))
+                .unwrap()
+                .get(),
+            43
+        );
         assert_eq!(bisect(-1.0, |q| Ok(f64::from(q.get()))).unwrap().get(), 1);
         assert_eq!(bisect(1e9, |q| Ok(f64::from(q.get()))).unwrap().get(), 100);
     }

@@ -163,7 +163,12 @@ mod tests {
             ]))
         );
         assert!("0".parse::<QualityChoice>().unwrap_err().contains("1..100"));
-        assert!("high".parse::<QualityChoice>().unwrap_err().contains("match-ssim"));
+        assert!(
+            "high"
+                .parse::<QualityChoice>()
+                .unwrap_err()
+                .contains("match-ssim")
+        );
     }
 
     #[test]

@@ -165,10 +165,13 @@ impl Evaluation {
 }
 
 fn bar(len: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(4));
+    let bar =
+        ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(
-        ProgressStyle::with_template(&format!("{what} {{msg}} {{pos}}/{{len}} {{bar:30}} {{eta}}"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(&format!(
+            "{what} {{msg}} {{pos}}/{{len}} {{bar:30}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
@@ -201,18 +204,22 @@ pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
         );
     }
     let bar = bar(files.len(), "reading");
-    let images = par_map(&files, || Ok(()), |_, _, f| {
-        let img = load_rgb(f)?;
-        let (w, h) = img.dimensions();
-        if (w as usize) < SSIM_WINDOW || (h as usize) < SSIM_WINDOW {
-            bail!(
-                "{}: {w}x{h} is smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window",
-                f.display()
-            );
-        }
-        bar.inc(1);
-        Ok(img)
-    })?;
+    let images = par_map(
+        &files,
+        || Ok(()),
+        |_, _, f| {
+            let img = load_rgb(f)?;
+            let (w, h) = img.dimensions();
+            if (w as usize) < SSIM_WINDOW || (h as usize) < SSIM_WINDOW {
+                bail!(
+                    "{}: {w}x{h} is smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window",
+                    f.display()
+                );
+            }
+            bar.inc(1);
+            Ok(img)
+        },
+    )?;
     bar.finish_and_clear();
     let names = files
         .iter()
@@ -265,15 +272,19 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let t = Instant::now();
     let storage = Storage::Float32Latent;
     let items: Vec<usize> = (0..originals.len()).collect();
-    let ae = par_map(&items, || Ok(()), |_, _, &i| {
-        let r = &recon[i];
-        Ok(Scored {
-            bytes: storage.bytes(r.latent.len() / 4),
-            psnr: psnr(&originals[i], &r.image)?,
-            ssim: ssim(&originals[i], &r.image)?,
-            seconds: r.seconds,
-        })
-    })?;
+    let ae = par_map(
+        &items,
+        || Ok(()),
+        |_, _, &i| {
+            let r = &recon[i];
+            Ok(Scored {
+                bytes: storage.bytes(r.latent.len() / 4),
+                psnr: psnr(&originals[i], &r.image)?,
+                ssim: ssim(&originals[i], &r.image)?,
+                seconds: r.seconds,
+            })
+        },
+    )?;
     timing.ae_metrics = t.elapsed().as_secs_f64();
     let ae_ssim = mean_of(&ae, |s| s.ssim);
 

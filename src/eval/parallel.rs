@@ -69,16 +69,28 @@ mod tests {
     #[test]
     fn keeps_order_and_reports_errors() {
         let items: Vec<u32> = (0..100).collect();
-        let out = par_map(&items, || Ok(0u32), |n, i, x| {
-            *n += 1;
-            Ok((i as u32, x * 2))
-        })
+        let out = par_map(
+            &items,
+            || Ok(0u32),
+            |n, i, x| {
+                *n += 1;
+                Ok((i as u32, x * 2))
+            },
+        )
         .unwrap();
-        assert!(out.iter().enumerate().all(|(i, (j, v))| i as u32 == *j && *v == 2 * i as u32));
-        let err = par_map(&items, || Ok(()), |_, _, x| {
-            anyhow::ensure!(*x != 57, "item 57 is bad");
-            Ok(*x)
-        })
+        assert!(
+            out.iter()
+                .enumerate()
+                .all(|(i, (j, v))| i as u32 == *j && *v == 2 * i as u32)
+        );
+        let err = par_map(
+            &items,
+            || Ok(()),
+            |_, _, x| {
+                anyhow::ensure!(*x != 57, "item 57 is bad");
+                Ok(*x)
+            },
+        )
         .unwrap_err();
         assert_eq!(err.to_string(), "item 57 is bad");
     }

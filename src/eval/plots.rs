@@ -45,7 +45,12 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 }
 
 /// A line chart of two series over image indices, saved as PNG.
-fn line_plot(path: &Path, title: &str, y_label: &str, series: &[(&str, RGBColor, Vec<f64>)]) -> Result<()> {
+fn line_plot(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    series: &[(&str, RGBColor, Vec<f64>)],
+) -> Result<()> {
     font()?;
     let (w, h) = PLOT_SIZE;
     let mut buf = vec![255u8; (w * h * 3) as usize];
@@ -53,8 +58,13 @@ fn line_plot(path: &Path, title: &str, y_label: &str, series: &[(&str, RGBColor,
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let n = series.iter().map(|s| s.2.len()).max().unwrap_or(0).max(2);
-        let finite = series.iter().flat_map(|s| s.2.iter().copied()).filter(|v| v.is_finite());
-        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let finite = series
+            .iter()
+            .flat_map(|s| s.2.iter().copied())
+            .filter(|v| v.is_finite());
+        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
         let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
         let pad = ((hi - lo) * 0.05).max(1e-3);
         let mut chart = ChartBuilder::on(&root)
@@ -67,6 +77,7 @@ fn line_plot(path: &Path, title: &str, y_label: &str, series: &[(&str, RGBColor,
         chart
             .configure_mesh()
             .x_desc("image")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(y_label)
             .label_style((FONT, 13))
             .draw()
@@ -82,7 +93,9 @@ fn line_plot(path: &Path, title: &str, y_label: &str, series: &[(&str, RGBColor,
                 .draw_series(LineSeries::new(points, colour.stroke_width(1)))
                 .map_err(draw_err)?
                 .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -102,34 +115,48 @@ fn save(path: &Path, w: u32, h: u32, buf: Vec<u8>) -> Result<()> {
         std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
     }
     let img = RgbImage::from_raw(w, h, buf).context("plot buffer of the wrong size")?;
-    img.save(path).with_context(|| format!("cannot write {}", path.display()))
+    img.save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The three per-image plots, autoencoder against the first JPEG quality.
 pub fn per_image_plots(e: &Evaluation, dir: &Path) -> Result<()> {
     let jpeg = e.jpeg.first();
-    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| format!("JPEG q{}", j.pass.quality));
+    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| {
+        format!("JPEG q{}", j.pass.quality)
+    });
     let root = dir.parent().unwrap_or(dir);
     let plot = |file: &str, title: &str, label: &str, f: &dyn Fn(usize, &super::Scored) -> f64| {
         let mut series = vec![(
             "autoencoder",
             AE_COLOUR,
-            e.ae.iter().enumerate().map(|(i, s)| f(i, s)).collect::<Vec<_>>(),
+            e.ae.iter()
+                .enumerate()
+                .map(|(i, s)| f(i, s))
+                .collect::<Vec<_>>(),
         )];
         if let Some(j) = jpeg {
             series.push((
                 jpeg_name.as_str(),
                 JPEG_COLOUR,
-                j.pass.scores.iter().enumerate().map(|(i, s)| f(i, s)).collect(),
+                j.pass
+                    .scores
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| f(i, s))
+                    .collect(),
             ));
         }
         line_plot(&root.join(file), title, label, &series)
     };
     plot(SSIM_PLOT, "SSIM per image", "SSIM", &|_, s| s.ssim)?;
     plot(PSNR_PLOT, "PSNR per image", "PSNR (dB)", &|_, s| s.psnr)?;
-    plot(RATIO_PLOT, "Compression ratio per image", "raw bytes / compressed bytes", &|i, s| {
-        ratio(e.raw_bytes(i), s.bytes)
-    })
+    plot(
+        RATIO_PLOT,
+        "Compression ratio per image",
+        "raw bytes / compressed bytes",
+        &|i, s| ratio(e.raw_bytes(i), s.bytes),
+    )
 }
 
 /// Images shown next to each other, each under a two-line label ("what: numbers").
@@ -147,10 +174,9 @@ const GAP: u32 = 10;
 /// Renders a strip to an image: panels enlarged [`STRIP_ZOOM`] times, labels above them.
 pub fn render_strip(strip: &Strip) -> Result<RgbImage> {
     font()?;
-    let (pw, ph) = strip
-        .panels
-        .first()
-        .map_or((0, 0), |(_, img)| (img.width() * STRIP_ZOOM, img.height() * STRIP_ZOOM));
+    let (pw, ph) = strip.panels.first().map_or((0, 0), |(_, img)| {
+        (img.width() * STRIP_ZOOM, img.height() * STRIP_ZOOM)
+    });
     let n = strip.panels.len() as u32;
     let w = (n * pw + (n + 1) * GAP).max(300);
     let h = TITLE_BAND + LABEL_BAND + ph + GAP;
@@ -160,20 +186,27 @@ pub fn render_strip(strip: &Strip) -> Result<RgbImage> {
         let y0 = TITLE_BAND + LABEL_BAND;
         for y in 0..ph.min(panel.height() * STRIP_ZOOM) {
             for x in 0..pw.min(panel.width() * STRIP_ZOOM) {
-                img.put_pixel(x0 + x, y0 + y, *panel.get_pixel(x / STRIP_ZOOM, y / STRIP_ZOOM));
+                img.put_pixel(
+                    x0 + x,
+                    y0 + y,
+                    *panel.get_pixel(x / STRIP_ZOOM, y / STRIP_ZOOM),
+                );
             }
         }
     }
     {
         let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
         let title = (FONT, 16).into_font().color(&BLACK);
-        root.draw_text(&strip.title, &title, (GAP as i32, 6)).map_err(draw_err)?;
+        root.draw_text(&strip.title, &title, (GAP as i32, 6))
+            .map_err(draw_err)?;
         let style = (FONT, 13).into_font().color(&BLACK);
         for (k, (label, _)) in strip.panels.iter().enumerate() {
             let x = (GAP + k as u32 * (pw + GAP)) as i32;
             let (head, tail) = label.split_once(": ").unwrap_or((label.as_str(), ""));
-            root.draw_text(head, &style, (x, TITLE_BAND as i32)).map_err(draw_err)?;
-            root.draw_text(tail, &style, (x, TITLE_BAND as i32 + 17)).map_err(draw_err)?;
+            root.draw_text(head, &style, (x, TITLE_BAND as i32))
+                .map_err(draw_err)?;
+            root.draw_text(tail, &style, (x, TITLE_BAND as i32 + 17))
+                .map_err(draw_err)?;
         }
         root.present().map_err(draw_err)?;
     }

@@ -49,9 +49,9 @@ fn checkpoint_path(target: &Path, checkpoints: &Path) -> Result<PathBuf> {
             .with_context(|| format!("cannot read {}", file.display()))?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{}: not valid JSON", file.display()))?;
-        let dir = json["checkpoints"].as_str().with_context(|| {
-            format!("{}: no \"checkpoints\" entry", file.display())
-        })?;
+        let dir = json["checkpoints"]
+            .as_str()
+            .with_context(|| format!("{}: no \"checkpoints\" entry", file.display()))?;
         PathBuf::from(dir)
     } else if target.is_dir() {
         target.to_path_buf()
