@@ -30,6 +30,28 @@ use tensorboard_rs::summary_writer::FileWriter;
 /// Name of the lock file that marks a run folder as being written.
 pub const LOCK_FILE: &str = ".writer.lock";
 
+/// Prefix of every TensorBoard event file name.
+pub const EVENT_FILE_PREFIX: &str = "events.out.tfevents.";
+
+/// The event files directly in `dir` (none if it does not exist), sorted.
+pub fn event_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(EVENT_FILE_PREFIX))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// A hyperparameter value for the HParams dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HParam {
@@ -82,7 +104,7 @@ impl Board {
             }
         }
         // tensorboard-rs names the file by second and pid: never reuse a name in this folder.
-        let prefix = |t: u64| format!("events.out.tfevents.{t:010}.");
+        let prefix = |t: u64| format!("{EVENT_FILE_PREFIX}{t:010}.");
         loop {
             let t = now() as u64;
             let taken = fs::read_dir(dir)?.any(|e| {
@@ -282,16 +304,6 @@ mod tests {
         drop(Board::open(dir.path(), Some(3)).unwrap());
         // Two writers in one second never share a file name (a dropped writer has finished
         // its file).
-        let files = fs::read_dir(dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("events")
-            })
-            .count();
-        assert_eq!(files, 2);
+        assert_eq!(event_files(dir.path()).unwrap().len(), 2);
     }
 }

@@ -18,7 +18,6 @@ use niclab::train::checkpoint::Checkpoint;
 use niclab::train::{TrainOptions, model_from_checkpoint, train};
 use serde_json::Value;
 
-const PYTHON: &str = ".venv-tests/bin/python";
 /// Eval images: odd sizes, so the model (downsampling 2) has to pad them.
 const W: u32 = 31;
 const H: u32 = 23;
@@ -51,21 +50,7 @@ fn options(root: &Path, jpeg: QualityChoice) -> EvalOptions {
 }
 
 fn read_events(dir: &Path) -> Value {
-    assert!(
-        Path::new(PYTHON).exists(),
-        "{PYTHON} is missing: run `make test`"
-    );
-    let out = Command::new(PYTHON)
-        .arg("tests/read_events.py")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::python_json("tests/read_events.py", dir)
 }
 
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {
@@ -78,19 +63,6 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     lines
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
-}
-
-fn event_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        })
-        .count()
 }
 
 #[test]
@@ -256,7 +228,7 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
         assert!(!out.join(format!("jpeg-q{chosen}")).exists());
     }
     assert_eq!(csv_rows(&out.join("per_image.csv")).len(), 3 * N);
-    assert_eq!(event_files(&board), 1);
+    assert_eq!(niclab::board::event_files(&board).unwrap().len(), 1);
     let ev = read_events(&board);
     assert_eq!(ev["scalars"]["eval/ssim_ae"].as_array().unwrap().len(), N);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();

@@ -16,22 +16,6 @@ use niclab::train::tensorboard::{SHOWN_CROPS, side_by_side};
 use niclab::train::{TrainOptions, model_from_checkpoint, train};
 use serde_json::Value;
 
-const PYTHON: &str = ".venv-tests/bin/python";
-
-fn python(script: &str, arg: &Path) -> Value {
-    assert!(
-        Path::new(PYTHON).exists(),
-        "{PYTHON} is missing: run `make test`"
-    );
-    let out = Command::new(PYTHON).arg(script).arg(arg).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn opts(root: &Path) -> TrainOptions {
     TrainOptions {
         checkpoints: root.join("ck"),
@@ -60,7 +44,7 @@ fn training_curves_images_histogram_and_hparams_read_back() {
         !run.join(niclab::board::LOCK_FILE).exists(),
         "lock released"
     );
-    let v = python("tests/read_events.py", &run);
+    let v = common::python_json("tests/read_events.py", &run);
 
     // Scalars: every step (log_every = 1), values as in metrics.csv.
     assert_eq!(steps(&v, "loss/total"), (1..=8).collect::<Vec<_>>());
@@ -168,7 +152,7 @@ fn resumed_run_has_no_gap_and_no_duplicate_step() {
         ..TrainOptions::default()
     };
     train(&exp, &resume, &AtomicBool::new(false)).unwrap();
-    let v = python("tests/read_events.py", &dir.path().join("runs/tiny"));
+    let v = common::python_json("tests/read_events.py", &dir.path().join("runs/tiny"));
     assert_eq!(steps(&v, "loss/total"), (1..=12).collect::<Vec<_>>());
     assert_eq!(steps(&v, "val/loss"), [4, 8, 12]);
 }
@@ -182,7 +166,7 @@ fn hparams_endpoint_lists_both_runs_of_a_study() {
         let exp = Experiment::load(&file, &sets).unwrap();
         train(&exp, &opts(dir.path()), &AtomicBool::new(false)).unwrap();
     }
-    let v = python("tests/hparams_server.py", &dir.path().join("runs"));
+    let v = common::python_json("tests/hparams_server.py", &dir.path().join("runs"));
     assert_eq!(v["depth-2"]["hparams"]["pairs"], 2.0, "{v}");
     assert_eq!(v["depth-3"]["hparams"]["pairs"], 3.0, "{v}");
     for run in ["depth-2", "depth-3"] {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use super::Evaluation;
 use super::report::{ratio, strips, summary};
-use crate::board::Board;
+use crate::board::{Board, event_files};
 
 /// Per-image tags and what they hold.
 pub const PER_IMAGE_TAGS: [&str; 6] = [
@@ -24,18 +24,7 @@ pub const PER_IMAGE_TAGS: [&str; 6] = [
 
 /// Writes the evaluation's events into `dir`.
 pub fn write(e: &Evaluation, dir: &Path) -> Result<()> {
-    let old: Vec<_> = if dir.is_dir() {
-        fs::read_dir(dir)
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .filter_map(|f| f.ok().map(|f| f.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents."))
-            })
-            .collect()
-    } else {
-        vec![]
-    };
+    let old = event_files(dir)?;
     // Open (and lock) first, so a concurrent writer's files are never deleted.
     let mut board = Board::open(dir, None)?;
     for f in old {

@@ -90,3 +90,25 @@ pub fn tiny_project(steps: u64) -> tempfile::TempDir {
     .unwrap();
     dir
 }
+
+/// The tests venv's Python (made by `make test`).
+pub const PYTHON: &str = ".venv-tests/bin/python";
+
+/// Runs a reference script of tests/ with the tests venv and parses the JSON it prints.
+pub fn python_json(script: &str, arg: &Path) -> serde_json::Value {
+    assert!(
+        Path::new(PYTHON).exists(),
+        "{PYTHON} is missing: run `make test`"
+    );
+    let out = std::process::Command::new(PYTHON)
+        .arg(script)
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
