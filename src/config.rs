@@ -306,7 +306,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// Evaluation settings (the evaluator itself arrives with `niclab eval`).
+/// Evaluation settings (`niclab eval`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
