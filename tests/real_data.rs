@@ -143,3 +143,47 @@ fn a_smoke_model_is_evaluated_on_the_1000_test_crops() {
     }
     assert!(!out.join("ae").exists(), "--no-images wrote images");
 }
+
+/// The smoke experiment on libtorch (CPU) and on flex: same seed, same data, same initial
+/// weights. Measured: final validation loss 0.11724 vs 0.11697 (0.23 %), PSNR 18.681 vs
+/// 18.684 dB, SSIM 0.7824 vs 0.7829; the tolerances below are a few times that.
+#[cfg(feature = "tch")]
+#[test]
+fn smoke_training_agrees_on_libtorch_and_flex() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_validation = |backend: &str| -> Vec<f64> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+            .args(["train", "experiments/smoke.toml", "--set"])
+            .arg(format!("train.backend={backend}"))
+            .arg("--checkpoints")
+            .arg(dir.path().join(backend))
+            .arg("--runs")
+            .arg(dir.path().join("runs").join(backend))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv =
+            std::fs::read_to_string(dir.path().join(backend).join("smoke/validation.csv")).unwrap();
+        let last = csv.lines().last().unwrap();
+        assert!(last.starts_with("300,"), "{last}");
+        last.split(',')
+            .skip(1)
+            .take(3)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let flex = last_validation("flex");
+    let torch = last_validation("libtorch");
+    let (loss, psnr, ssim) = (
+        (flex[0] - torch[0]).abs() / flex[0],
+        (flex[1] - torch[1]).abs(),
+        (flex[2] - torch[2]).abs(),
+    );
+    assert!(loss < 0.01, "val loss {} vs {}", flex[0], torch[0]);
+    assert!(psnr < 0.1, "val PSNR {} vs {}", flex[1], torch[1]);
+    assert!(ssim < 0.005, "val SSIM {} vs {}", flex[2], torch[2]);
+}

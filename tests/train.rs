@@ -61,8 +61,19 @@ fn losses(path: &Path) -> Vec<String> {
 
 #[test]
 fn resumed_run_ends_with_the_same_weights_bit_for_bit() {
+    resume_is_exact(&[]);
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn resumed_libtorch_run_ends_with_the_same_weights_bit_for_bit() {
+    resume_is_exact(&["train.backend=libtorch"]);
+}
+
+/// Stops a 10-step run at step 5, resumes it, and compares with an uninterrupted run.
+fn resume_is_exact(sets: &[&str]) {
     let s = setup(10);
-    let exp = load(&s, &[]);
+    let exp = load(&s, sets);
     let never = AtomicBool::new(false);
 
     let a = s.root.join("a");
