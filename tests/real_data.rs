@@ -1,6 +1,8 @@
 //! The real datasets made by `make data`: the 1000 test crops match the committed manifest,
 //! and no training photo is a test photo. `make test` runs `make data` first.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -152,19 +154,14 @@ fn a_smoke_model_is_evaluated_on_the_1000_test_crops() {
 fn smoke_training_agrees_on_libtorch_and_flex() {
     let dir = tempfile::tempdir().unwrap();
     let last_validation = |backend: &str| -> Vec<f64> {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
-            .args(["train", "experiments/smoke.toml", "--set"])
-            .arg(format!("train.backend={backend}"))
-            .arg("--checkpoints")
-            .arg(dir.path().join(backend))
-            .arg("--runs")
-            .arg(dir.path().join("runs").join(backend))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        common::succeed(
+            std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+                .args(["train", "experiments/smoke.toml", "--set"])
+                .arg(format!("train.backend={backend}"))
+                .arg("--checkpoints")
+                .arg(dir.path().join(backend))
+                .arg("--runs")
+                .arg(dir.path().join("runs").join(backend)),
         );
         let csv =
             std::fs::read_to_string(dir.path().join(backend).join("smoke/validation.csv")).unwrap();

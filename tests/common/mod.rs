@@ -100,15 +100,17 @@ pub fn python_json(script: &str, arg: &Path) -> serde_json::Value {
         Path::new(PYTHON).exists(),
         "{PYTHON} is missing: run `make test`"
     );
-    let out = std::process::Command::new(PYTHON)
-        .arg(script)
-        .arg(arg)
-        .output()
-        .unwrap();
+    let out = succeed(std::process::Command::new(PYTHON).arg(script).arg(arg));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `cmd`, failing the test with its stderr unless it exits with status 0.
+pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out
 }
