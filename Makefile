@@ -164,9 +164,10 @@ eval: data build
 	$(NICLAB) eval $(EXPERIMENT)
 
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
-bench: data build
+bench: data build test-venv
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
 	bash benches/train_speed.sh
+	bash benches/jpeg_speed.sh
 	@echo "wrote BENCHMARKS.md"
 
 test: data weights test-venv build
