@@ -20,8 +20,8 @@ pub fn is_image_path(path: &Path) -> bool {
 }
 
 /// All image files under `dir`, sorted by path so every machine sees the same order.
-/// Returns the images and the number of other files seen.
-pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, usize)> {
+/// Returns the images and the other files seen.
+pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     if !dir.is_dir() {
         bail!(
             "image folder {} does not exist or is not a folder",
@@ -29,7 +29,7 @@ pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, usize)> {
         );
     }
     let mut images = Vec::new();
-    let mut others = 0;
+    let mut others = Vec::new();
     for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
         if !entry.file_type().is_file() {
@@ -38,7 +38,7 @@ pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, usize)> {
         if is_image_path(entry.path()) {
             images.push(entry.into_path());
         } else {
-            others += 1;
+            others.push(entry.into_path());
         }
     }
     Ok((images, others))
@@ -146,7 +146,8 @@ pub fn load_folder(
     min_side: usize,
     strict: bool,
 ) -> Result<Loaded> {
-    let (paths, other_files) = list_images(dir)?;
+    let (paths, others) = list_images(dir)?;
+    let other_files = others.len();
     if paths.is_empty() {
         bail!("{} holds no images ({:?})", dir.display(), IMAGE_EXTENSIONS);
     }

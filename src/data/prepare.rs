@@ -258,9 +258,10 @@ pub fn compare_with_manifest(
 pub fn verify_test_set(dir: &Path, rows: &[ManifestRow], side: u32) -> Result<()> {
     let (files, others) = list_images(dir)?;
     ensure!(
-        others == 0,
-        "{} holds {others} non-image file(s)",
-        dir.display()
+        others.is_empty(),
+        "{} holds {} non-image file(s)",
+        dir.display(),
+        others.len()
     );
     ensure!(
         files.len() == rows.len(),

@@ -99,69 +99,71 @@ pub fn match_ssim(
     // Bracket: mean at `lo` below the target, at `hi` not below; 0 and 101 stand for minus
     // and plus infinity and are never encoded.
     let q0 = u32::from(estimate.get());
+    let at_q0 = mean_at(q0)?;
     let (mut lo, mut hi);
-    if mean_at(q0)? < target {
-        lo = q0;
-        hi = 101;
+    if at_q0 < target {
+        lo = (q0, at_q0);
+        hi = (101, f64::INFINITY);
         let mut step = 1;
-        while lo + step <= 100 {
-            if mean_at(lo + step)? >= target {
-                hi = lo + step;
+        while lo.0 + step <= 100 {
+            let q = lo.0 + step;
+            let m = mean_at(q)?;
+            if m >= target {
+                hi = (q, m);
                 break;
             }
-            lo += step;
+            lo = (q, m);
             step *= 2;
         }
     } else {
-        hi = q0;
-        lo = 0;
+        hi = (q0, at_q0);
+        lo = (0, f64::NEG_INFINITY);
         let mut step = 1;
-        while hi > step {
-            if mean_at(hi - step)? < target {
-                lo = hi - step;
+        while hi.0 > step {
+            let q = hi.0 - step;
+            let m = mean_at(q)?;
+            if m < target {
+                lo = (q, m);
                 break;
             }
-            hi -= step;
+            hi = (q, m);
             step *= 2;
         }
     }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if mean_at(mid)? < target {
-            lo = mid;
+    let best = narrow(target, lo, hi, &mut mean_at)?;
+    Ok((best, passes))
+}
+
+/// Bisects a bracket of qualities, `lo` = (quality, mean) below `target` and `hi` not below
+/// (0 and 101 standing for minus and plus infinity, never asked for), down to two
+/// neighbours, and returns the one whose mean is closer (the lower one on a tie).
+fn narrow(
+    target: f64,
+    mut lo: (u32, f64),
+    mut hi: (u32, f64),
+    mean: &mut dyn FnMut(u32) -> Result<f64>,
+) -> Result<Quality> {
+    while hi.0 - lo.0 > 1 {
+        let mid = (lo.0 + hi.0) / 2;
+        let m = mean(mid)?;
+        if m < target {
+            lo = (mid, m);
         } else {
-            hi = mid;
+            hi = (mid, m);
         }
     }
-    let distance = |q: u32| {
-        Quality::new(q)
-            .ok()
-            .and_then(|q| passes.get(&q))
-            .map_or(f64::INFINITY, |p| (p.mean_ssim() - target).abs())
-    };
-    let best = if distance(lo) <= distance(hi) { lo } else { hi };
-    Ok((Quality::new(best)?, passes))
+    let take_lo = lo.0 >= 1 && (hi.0 > 100 || target - lo.1 <= hi.1 - target);
+    Quality::new(if take_lo { lo.0 } else { hi.0 })
 }
 
 /// Bisection over 1..=100 for the quality whose `mean` is closest to `target`.
 pub fn bisect(target: f64, mut mean: impl FnMut(Quality) -> Result<f64>) -> Result<Quality> {
-    let (mut lo, mut hi) = (0u32, 101u32);
-    let (mut at_lo, mut at_hi) = (f64::NEG_INFINITY, f64::INFINITY);
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        let m = mean(Quality::new(mid)?)?;
-        if m < target {
-            (lo, at_lo) = (mid, m);
-        } else {
-            (hi, at_hi) = (mid, m);
-        }
-    }
-    let best = if lo >= 1 && (target - at_lo <= at_hi - target || hi > 100) {
-        lo
-    } else {
-        hi
-    };
-    Quality::new(best)
+    narrow(
+        target,
+        (0, f64::NEG_INFINITY),
+        (101, f64::INFINITY),
+        &mut |q| mean(Quality::new(q)?),
+    )
 }
 
 #[cfg(test)]

@@ -180,20 +180,17 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 /// image or one smaller than the SSIM window is an error naming it.
 pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
     let (files, others) = list_images(dir)?;
-    if others > 0 {
-        let strays: Vec<String> = walkdir::WalkDir::new(dir)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file())
-            .filter(|e| !crate::data::images::is_image_path(e.path()))
+    if !others.is_empty() {
+        let strays: Vec<String> = others
+            .iter()
             .take(3)
-            .map(|e| e.path().display().to_string())
+            .map(|p| p.display().to_string())
             .collect();
         bail!(
-            "{} holds {others} file(s) that are not images (png, jpg, jpeg, webp), e.g. {}: \
+            "{} holds {} file(s) that are not images (png, jpg, jpeg, webp), e.g. {}: \
              an evaluation set must hold only images, move them out",
             dir.display(),
+            others.len(),
             strays.join(", ")
         );
     }
@@ -347,12 +344,13 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
         .clone()
         .unwrap_or_else(|| opts.runs.join(exp.name()).join("eval"));
     let t = Instant::now();
-    report::write_outputs(&eval, &out, opts.write_images)?;
+    let strips = report::rendered_strips(&eval)?;
+    report::write_outputs(&eval, &out, opts.write_images, &strips)?;
     let board_dir = opts.runs.join(exp.name()).join("eval");
-    tensorboard::write(&eval, &board_dir)?;
+    tensorboard::write(&eval, &report::summary(&eval), &strips, &board_dir)?;
     eval.timing.write = t.elapsed().as_secs_f64();
     eval.timing.total = t_total.elapsed().as_secs_f64();
-    // The timing lines are only known now: write the summary and report once more.
+    // Written last: they hold the timing, writing included.
     report::write_summaries(&eval, &out)?;
     Ok((eval, out))
 }

@@ -213,9 +213,8 @@ pub fn render_strip(strip: &Strip) -> Result<RgbImage> {
     Ok(img)
 }
 
-/// Renders a strip and saves it as PNG.
-pub fn draw_strip(strip: &Strip, path: &Path) -> Result<()> {
-    let img = render_strip(strip)?;
+/// Saves a rendered image as PNG, creating its folder.
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let (w, h) = img.dimensions();
-    save(path, w, h, img.into_raw())
+    save(path, w, h, img.as_raw().clone())
 }

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use image::RgbImage;
 use serde::Serialize;
 
 use super::parallel::{par_map, threads};
@@ -353,6 +354,14 @@ pub fn markdown(s: &Summary) -> String {
     m
 }
 
+/// The side-by-side strips of `e`'s picked images, rendered: (rule, image).
+pub fn rendered_strips(e: &Evaluation) -> Result<Vec<(String, RgbImage)>> {
+    strips(e)
+        .into_iter()
+        .map(|(rule, strip)| Ok((rule, plots::render_strip(&strip)?)))
+        .collect()
+}
+
 /// The side-by-side strips of `e`'s picked images.
 pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
     let Some(jpeg) = e.jpeg.first() else {
@@ -390,8 +399,13 @@ pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
 }
 
 /// Replaces the output folders this evaluation owns (`ae/`, `jpeg-q*/`, `plots/`,
-/// `strips/`) and writes everything but the summaries.
-pub fn write_outputs(e: &Evaluation, out: &Path, write_images: bool) -> Result<()> {
+/// `strips/`) and writes everything but the summaries (they hold the time this takes).
+pub fn write_outputs(
+    e: &Evaluation,
+    out: &Path,
+    write_images: bool,
+    strips: &[(String, RgbImage)],
+) -> Result<()> {
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for entry in fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
         let entry = entry?;
@@ -435,11 +449,10 @@ pub fn write_outputs(e: &Evaluation, out: &Path, write_images: bool) -> Result<(
     }
     write_atomic(&out.join(CSV_FILE), csv(e).as_bytes())?;
     plots::per_image_plots(e, &out.join("plots"))?;
-    fs::create_dir_all(out.join("strips"))?;
-    for (rule, strip) in strips(e) {
-        plots::draw_strip(&strip, &out.join(strip_file(&rule)))?;
+    for (rule, img) in strips {
+        plots::save_png(img, &out.join(strip_file(rule)))?;
     }
-    write_summaries(e, out)
+    Ok(())
 }
 
 /// `summary.json` and `report.md`.

@@ -7,9 +7,10 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use image::RgbImage;
 
 use super::Evaluation;
-use super::report::{ratio, strips, summary};
+use super::report::{Summary, ratio};
 use crate::board::{Board, event_files};
 
 /// Per-image tags and what they hold.
@@ -22,8 +23,9 @@ pub const PER_IMAGE_TAGS: [&str; 6] = [
     "eval/ratio_jpeg",
 ];
 
-/// Writes the evaluation's events into `dir`.
-pub fn write(e: &Evaluation, dir: &Path) -> Result<()> {
+/// Writes the evaluation's events into `dir`: `s` is its summary, `strips` its rendered
+/// strips (rule, image).
+pub fn write(e: &Evaluation, s: &Summary, strips: &[(String, RgbImage)], dir: &Path) -> Result<()> {
     let old = event_files(dir)?;
     // Open (and lock) first, so a concurrent writer's files are never deleted.
     let mut board = Board::open(dir, None)?;
@@ -44,7 +46,6 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<()> {
             board.scalar("eval/ratio_jpeg", ratio(e.raw_bytes(i), s.bytes), step);
         }
     }
-    let s = summary(e);
     let step = s.step;
     let a = &s.autoencoder;
     for (tag, v) in [
@@ -73,9 +74,8 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<()> {
             board.scalar(tag, v, step);
         }
     }
-    for (rule, strip) in strips(e) {
-        let img = super::plots::render_strip(&strip)?;
-        board.image(&format!("eval/strip_{rule}"), &img, step)?;
+    for (rule, img) in strips {
+        board.image(&format!("eval/strip_{rule}"), img, step)?;
     }
     board.flush();
     Ok(())
