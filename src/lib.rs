@@ -2,7 +2,7 @@
 //! on real photographs, with checkpoints that resume bit for bit.
 //!
 //! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] (with [`vgg`])
-//! → [`train`] → [`eval`]; [`metrics`] is the quality module.
+//! → [`train`] → [`eval`] → [`study`]; [`metrics`] is the quality module.
 
 pub mod backend;
 pub mod board;
@@ -13,5 +13,6 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod onnx;
+pub mod study;
 pub mod train;
 pub mod vgg;

@@ -16,6 +16,7 @@ use niclab::data::prepare::{
 use niclab::eval::jpeg::QualityChoice;
 use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{Perceptual, Quality, compare_files, compare_folders, mean};
+use niclab::study::{Study, StudyOptions};
 use niclab::train::{TrainOptions, train};
 use niclab::vgg::VggLayer;
 
@@ -130,6 +131,27 @@ enum Command {
         #[arg(long)]
         no_images: bool,
         /// Folder of run folders (checkpoints).
+        #[arg(long, default_value = "checkpoints")]
+        checkpoints: PathBuf,
+        /// Folder of TensorBoard run folders.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+    },
+    /// Train and evaluate several experiments and report them next to the paper's table.
+    ///
+    /// FILE lists experiment files and overrides applied to each (see
+    /// experiments/depth-study-quick.toml), or is a folder of experiment files. Runs go to
+    /// CHECKPOINTS/<study>/<experiment>/, evaluations to RUNS/<study>/<experiment>/eval/, the
+    /// report (report.md, summary.json, plots/, strips/) to RUNS/<study>/. Finished runs and
+    /// evaluations are kept and interrupted runs resume, so running it again continues; Ctrl-C
+    /// saves a checkpoint and exits (status 130).
+    Study {
+        /// The study file (.toml) or a folder of experiment files.
+        file: PathBuf,
+        /// Override a field of every experiment, after the study's own (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Folder of run folders.
         #[arg(long, default_value = "checkpoints")]
         checkpoints: PathBuf,
         /// Folder of TensorBoard run folders.
@@ -279,6 +301,21 @@ fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
     text
 }
 
+/// A flag set by Ctrl-C: work stops at the next step and saves a checkpoint; a second
+/// Ctrl-C exits at once.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to abort)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(interrupt)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train {
@@ -293,16 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut exp = Experiment::load(&file, &overrides)?;
             exp.data.strict |= strict;
-            let interrupt = Arc::new(AtomicBool::new(false));
-            let flag = interrupt.clone();
-            ctrlc::set_handler(move || {
-                if flag.swap(true, Ordering::SeqCst) {
-                    // A second Ctrl-C while saving: give up at once.
-                    std::process::exit(i32::from(EXIT_INTERRUPTED));
-                }
-                eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to abort)");
-            })
-            .context("cannot install the Ctrl-C handler")?;
+            let interrupt = interrupt_flag()?;
             let board_dir = runs.join(exp.name());
             let opts = TrainOptions {
                 resume,
@@ -330,6 +358,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     file.display()
                 );
                 return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            }
+        }
+        Command::Study {
+            file,
+            overrides,
+            checkpoints,
+            runs,
+        } => {
+            let study = Study::load(&file, &overrides)?;
+            let interrupt = interrupt_flag()?;
+            let opts = StudyOptions { checkpoints, runs };
+            let out = niclab::study::run(&study, &opts, &interrupt)?;
+            match out.report {
+                Some((report, summary)) => {
+                    print!("{}", niclab::study::report::table(&summary));
+                    println!("report: {}", report.display());
+                }
+                None => {
+                    println!(
+                        "{}: stopped after {} of {} experiments; run the same command again to \
+                         continue",
+                        study.name,
+                        out.stages.len(),
+                        study.experiments.len()
+                    );
+                    return Ok(ExitCode::from(EXIT_INTERRUPTED));
+                }
             }
         }
         Command::Eval {

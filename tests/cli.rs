@@ -3,8 +3,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use niclab::train::checkpoint::Checkpoint;
 
@@ -106,7 +105,7 @@ fn shipped_experiments_are_valid_and_resolve() {
 fn help_explains_the_commands() {
     let out = niclab().arg("--help").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for word in ["train", "config", "data"] {
+    for word in ["train", "config", "data", "eval", "study"] {
         assert!(text.contains(word), "{text}");
     }
     let out = niclab().args(["train", "--help"]).output().unwrap();
@@ -116,42 +115,21 @@ fn help_explains_the_commands() {
     }
 }
 
-fn wait_for_rows(path: &Path, rows: usize, deadline: Instant) {
-    while Instant::now() < deadline {
-        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() > rows) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{} never reached {rows} rows", path.display());
-}
-
 #[test]
 fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
     let dir = common::tiny_project(1_000_000);
-    let child = niclab()
-        .args([
-            "train",
-            "tiny.toml",
-            "--set",
-            "train.checkpoint_every=1000000",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let metrics = dir.path().join("checkpoints/tiny/metrics.csv");
-    wait_for_rows(&metrics, 4, Instant::now() + Duration::from_secs(60));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = common::interrupt_after_rows(
+        niclab()
+            .args([
+                "train",
+                "tiny.toml",
+                "--set",
+                "train.checkpoint_every=1000000",
+            ])
+            .current_dir(dir.path()),
+        &dir.path().join("checkpoints/tiny/metrics.csv"),
+        4,
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("--resume"));
 
     let ck = Checkpoint::load(&dir.path().join("checkpoints/tiny/last.ckpt")).unwrap();

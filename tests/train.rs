@@ -39,17 +39,6 @@ fn opts(ckpts: &Path) -> TrainOptions {
     }
 }
 
-fn params(path: &Path) -> (u64, Vec<u32>) {
-    let ck = Checkpoint::load(path).unwrap();
-    let model = model_from_checkpoint(&ck, path, &Device::flex()).unwrap();
-    let bits = model
-        .flat_parameters()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-    (ck.meta.step, bits)
-}
-
 /// Training CSV rows without the timing column.
 fn losses(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -91,7 +80,7 @@ fn resume_is_exact(sets: &[&str]) {
     )
     .unwrap();
     assert_eq!((first.step, first.interrupted), (5, true));
-    let (step, at5) = params(&b.join("tiny/last.ckpt"));
+    let (step, at5) = common::weights(&b.join("tiny/last.ckpt"));
     assert_eq!(step, 5);
     let rest = train(
         &exp,
@@ -104,8 +93,8 @@ fn resume_is_exact(sets: &[&str]) {
     .unwrap();
     assert_eq!((rest.step, rest.interrupted), (10, false));
 
-    let (sa, pa) = params(&a.join("tiny/last.ckpt"));
-    let (sb, pb) = params(&b.join("tiny/last.ckpt"));
+    let (sa, pa) = common::weights(&a.join("tiny/last.ckpt"));
+    let (sb, pb) = common::weights(&b.join("tiny/last.ckpt"));
     assert_eq!((sa, sb), (10, 10));
     assert_ne!(
         pa, at5,

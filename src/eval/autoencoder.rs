@@ -11,7 +11,7 @@ use crate::data::batches::images_to_tensor;
 use crate::model::Autoencoder;
 
 /// How the autoencoder's compressed bytes are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Storage {
     /// The latent as raw little-endian float32, no quantisation or entropy coding: what the

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend;
 use crate::config::{Backend, DeviceSpec};
@@ -101,7 +101,7 @@ pub struct JpegResult {
 
 /// Where the time went (seconds). Codec and metrics times are summed over images, so on
 /// several threads they can exceed the wall time of their phase.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Timing {
     /// Reading and decoding the image files.
     pub load: f64,

@@ -44,65 +44,118 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw: {e:?}")
 }
 
-/// A line chart of two series over image indices, saved as PNG.
+/// One line of a chart.
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// Line colour.
+    pub colour: RGBColor,
+    /// (x, y) points; non-finite y values are left out.
+    pub points: Vec<(f64, f64)>,
+    /// Draw a dot at every point and a thicker line (for charts of few points).
+    pub dots: bool,
+}
+
+/// Autoencoder colour in every chart.
+pub const AE: RGBColor = AE_COLOUR;
+/// JPEG colour in every chart.
+pub const JPEG: RGBColor = JPEG_COLOUR;
+
+/// A line chart of one series per image index, saved as PNG.
 fn line_plot(
     path: &Path,
     title: &str,
     y_label: &str,
     series: &[(&str, RGBColor, Vec<f64>)],
 ) -> Result<()> {
+    let series: Vec<Series> = series
+        .iter()
+        .map(|(name, colour, values)| Series {
+            name: name.to_string(),
+            colour: *colour,
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64, *v))
+                .collect(),
+            dots: false,
+        })
+        .collect();
+    xy_plot(path, title, ("image", y_label), &series)
+}
+
+/// A line chart of (x, y) series, saved as PNG; `labels` are the x and y axis titles.
+pub fn xy_plot(path: &Path, title: &str, labels: (&str, &str), series: &[Series]) -> Result<()> {
     font()?;
     let (w, h) = PLOT_SIZE;
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let n = series.iter().map(|s| s.2.len()).max().unwrap_or(0).max(2);
-        let finite = series
+        let finite: Vec<(f64, f64)> = series
             .iter()
-            .flat_map(|s| s.2.iter().copied())
-            .filter(|v| v.is_finite());
-        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+            .flat_map(|s| s.points.iter().copied())
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        let span = |vals: &mut dyn Iterator<Item = f64>| {
+            let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) }
+        };
+        let (x_lo, x_hi) = span(&mut finite.iter().map(|p| p.0));
+        let (lo, hi) = span(&mut finite.iter().map(|p| p.1));
         let pad = ((hi - lo) * 0.05).max(1e-3);
+        let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..(n - 1) as f64, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(x_lo..x_hi, (lo - pad)..(hi + pad))
             .map_err(draw_err)?;
         chart
             .configure_mesh()
-            .x_desc("image")
+            .x_desc(labels.0)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc(y_label)
+            .y_desc(labels.1)
             .label_style((FONT, 13))
             .draw()
             .map_err(draw_err)?;
-        for (name, colour, values) in series {
-            let points = values
+        for s in series {
+            let points: Vec<(f64, f64)> = s
+                .points
                 .iter()
-                .enumerate()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(i, v)| (i as f64, *v));
-            let colour = *colour;
+                .copied()
+                .filter(|(_, y)| y.is_finite())
+                .collect();
+            let colour = s.colour;
+            let width = if s.dots { 2 } else { 1 };
             chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(1)))
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(width)))
                 .map_err(draw_err)?
-                .label(*name)
+                .label(s.name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
+            if s.dots {
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, 4, colour.filled())))
+                    .map_err(draw_err)?;
+            }
         }
+        // Per-image curves leave the lower right freest; curves over depth fall to the right.
+        let legend = if series.iter().any(|s| s.dots) {
+            SeriesLabelPosition::UpperRight
+        } else {
+            SeriesLabelPosition::LowerRight
+        };
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((FONT, 14))
-            .position(SeriesLabelPosition::LowerRight)
+            .position(legend)
             .draw()
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;

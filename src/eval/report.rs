@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use image::RgbImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::parallel::{par_map, threads};
 use super::plots::{self, Strip};
@@ -23,7 +23,7 @@ pub const REPORT_FILE: &str = "report.md";
 const CSV_HEADER: &str = "image,width,height,codec,quality,bytes,ratio,bpp,psnr,ssim,seconds";
 
 /// Means of one codec over the set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodecSummary {
     /// `autoencoder` or `jpeg`.
     pub codec: String,
@@ -48,7 +48,7 @@ pub struct CodecSummary {
 }
 
 /// An image shown as a strip, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StripInfo {
     /// The rule: best, median or worst autoencoder SSIM.
     pub rule: String,
@@ -59,7 +59,7 @@ pub struct StripInfo {
 }
 
 /// `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// niclab version.
     pub niclab_version: String,

@@ -166,6 +166,26 @@ pub fn train(
         exp.train.device
     );
 
+    if let Some(ckpt) = &previous
+        && ckpt.meta.step >= total
+    {
+        // Nothing to do: leave the files and the TensorBoard run exactly as they are.
+        eprintln!(
+            "{}: already finished ({} of {total} steps)",
+            exp.name(),
+            ckpt.meta.step
+        );
+        return Ok(TrainOutcome {
+            run_dir: files.dir,
+            step: ckpt.meta.step,
+            total_steps: total,
+            interrupted: false,
+            last_loss: None,
+            best_val_loss: ckpt.meta.best_val_loss,
+            images_per_sec: 0.0,
+        });
+    }
+
     let mut model = Autoencoder::new(&exp.model, &ad, exp.train.seed);
     let mut optim = AdamConfig::new().init();
     let mut start = 0;

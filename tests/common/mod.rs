@@ -114,3 +114,52 @@ pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
     );
     out
 }
+
+/// A checkpoint's step and its weights as bit patterns (burn's records also hold parameter
+/// ids that differ between processes, so files are not compared byte for byte).
+pub fn weights(path: &Path) -> (u64, Vec<u32>) {
+    let ck = niclab::train::checkpoint::Checkpoint::load(path).unwrap();
+    let model =
+        niclab::train::model_from_checkpoint(&ck, path, &burn::tensor::Device::flex()).unwrap();
+    let bits = model
+        .flat_parameters()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    (ck.meta.step, bits)
+}
+
+/// Starts `cmd`, waits until the CSV `log` has more than `rows` rows, sends it Ctrl-C
+/// (SIGINT), and checks that it stopped with status 130 and without a panic.
+pub fn interrupt_after_rows(
+    cmd: &mut std::process::Command,
+    log: &Path,
+    rows: usize,
+) -> std::process::Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(log).is_ok_and(|t| t.lines().count() > rows) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached {rows} rows",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    out
+}

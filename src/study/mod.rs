@@ -1,0 +1,390 @@
+//! Studies: several experiments trained, evaluated against JPEG and reported side by side,
+//! next to the paper's table (`niclab study`).
+//!
+//! A study file lists experiment files and overrides applied to all of them:
+//!
+//! ```toml
+//! name = "depth-study-quick"                 # default: the file's stem
+//! description = "what this budget is for"    # shown in the report
+//! experiments = ["paper-depth-3.toml", "paper-depth-5.toml"]   # relative to this file
+//!
+//! [set]                                      # as `niclab train --set KEY=VALUE`, for each
+//! train.steps = 1500
+//! data.crop_size = 64
+//!
+//! [eval]
+//! images = "datasets/test-1000"
+//! jpeg_quality = "match-ssim"                # or "95,75"
+//! ```
+//!
+//! A folder works too: every `*.toml` in it, no overrides. Runs go to
+//! `CHECKPOINTS/<study>/<experiment>/`, TensorBoard and evaluations to
+//! `RUNS/<study>/<experiment>/`, the study's report to `RUNS/<study>/`. Finished runs and
+//! evaluations are kept, interrupted runs resume, so starting a study again continues it.
+
+pub mod paper;
+pub mod report;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Experiment, key_span, locate, parse_located};
+use crate::eval::jpeg::QualityChoice;
+use crate::eval::report::{SUMMARY_FILE, Summary};
+use crate::eval::{EvalOptions, evaluate};
+use crate::train::{TrainOptions, train};
+
+/// Evaluation settings shared by the study's experiments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StudyEval {
+    /// The images every model and JPEG compress.
+    pub images: PathBuf,
+    /// `match-ssim` or fixed qualities such as `"95,75"`.
+    pub jpeg_quality: String,
+    /// Images per inference batch (default: each experiment's `eval.batch_size`).
+    pub batch_size: Option<usize>,
+}
+
+impl Default for StudyEval {
+    fn default() -> Self {
+        Self {
+            images: PathBuf::from("datasets/test-1000"),
+            jpeg_quality: "match-ssim".into(),
+            batch_size: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyFile {
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    experiments: Vec<PathBuf>,
+    #[serde(default)]
+    set: toml::Table,
+    #[serde(default)]
+    eval: StudyEval,
+}
+
+/// A study, read and checked: every experiment loaded with the study's overrides.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Its name (folder of its runs and report).
+    pub name: String,
+    /// What it is for, in words.
+    pub description: Option<String>,
+    /// The experiments, in the order given (a folder's: by depth, then name).
+    pub experiments: Vec<Experiment>,
+    /// The overrides applied to each, as `KEY=VALUE`.
+    pub overrides: Vec<String>,
+    /// Evaluation settings.
+    pub eval: StudyEval,
+    /// How JPEG qualities are chosen (parsed from `eval.jpeg_quality`).
+    pub jpeg: QualityChoice,
+}
+
+impl Study {
+    /// Reads a study file or folder; `extra` overrides (`KEY=VALUE`) come after the file's.
+    pub fn load(path: &Path, extra: &[String]) -> Result<Self> {
+        if path.is_dir() {
+            return Self::from_folder(path, extra);
+        }
+        let text = fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            message: format!("cannot read study file: {e}"),
+        })?;
+        let (file, spanned): (StudyFile, _) = parse_located(&text, path)?;
+        let key_err = |key: &str, message: String| ConfigError {
+            origin: locate(path, &text, key_span(spanned.get_ref(), key)),
+            message: format!("{key}: {message}"),
+        };
+        let name = match file.name {
+            Some(n) => n,
+            None => stem(path),
+        };
+        crate::config::check_name(&name).map_err(|m| key_err("name", m))?;
+        if file.experiments.is_empty() {
+            return Err(key_err("experiments", "lists no experiment file".into()).into());
+        }
+        let jpeg: QualityChoice = file
+            .eval
+            .jpeg_quality
+            .parse()
+            .map_err(|m: String| key_err("eval", format!("jpeg_quality: {m}")))?;
+        let mut overrides = Vec::new();
+        flatten("", &file.set, &mut overrides);
+        overrides.extend(extra.iter().cloned());
+        let base = path.parent().unwrap_or(Path::new(""));
+        let files: Vec<PathBuf> = file.experiments.iter().map(|f| base.join(f)).collect();
+        let experiments = load_all(&files, &overrides, path)?;
+        Ok(Self {
+            name,
+            description: file.description,
+            experiments,
+            overrides,
+            eval: file.eval,
+            jpeg,
+        })
+    }
+
+    fn from_folder(dir: &Path, extra: &[String]) -> Result<Self> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let p = entry?.path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                files.push(p);
+            }
+        }
+        if files.is_empty() {
+            bail!("{} holds no experiment files (*.toml)", dir.display());
+        }
+        files.sort();
+        let mut experiments = load_all(&files, extra, dir)?;
+        experiments.sort_by_key(|e| e.model.pairs);
+        let name = stem(dir);
+        crate::config::check_name(&name).map_err(|m| ConfigError {
+            origin: dir.display().to_string(),
+            message: format!("the folder name is the study's name: {m}"),
+        })?;
+        Ok(Self {
+            name,
+            description: None,
+            experiments,
+            overrides: extra.to_vec(),
+            eval: StudyEval::default(),
+            jpeg: QualityChoice::MatchSsim,
+        })
+    }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "study".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `[set]` as `a.b=value` items (values in TOML syntax), depth first in file order.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => out.push(format!("{key}={v}")),
+        }
+    }
+}
+
+fn load_all(files: &[PathBuf], overrides: &[String], study: &Path) -> Result<Vec<Experiment>> {
+    let mut out: Vec<Experiment> = Vec::new();
+    for f in files {
+        let exp = Experiment::load(f, overrides)
+            .with_context(|| format!("in study {}", study.display()))?;
+        if let Some(other) = out.iter().find(|e| e.name() == exp.name()) {
+            bail!(
+                "{}: two experiments are named `{}`; give them different `name`s, their runs \
+                 would overwrite each other",
+                study.display(),
+                other.name()
+            );
+        }
+        out.push(exp);
+    }
+    Ok(out)
+}
+
+/// Where a study's files go.
+#[derive(Debug, Clone)]
+pub struct StudyOptions {
+    /// Folder of run folders; the study's runs go to `checkpoints/<study>/`.
+    pub checkpoints: PathBuf,
+    /// Folder of TensorBoard run folders; the study's go to `runs/<study>/`.
+    pub runs: PathBuf,
+}
+
+impl StudyOptions {
+    /// Checkpoint folders of `study`'s runs.
+    pub fn checkpoints_of(&self, study: &Study) -> PathBuf {
+        self.checkpoints.join(&study.name)
+    }
+
+    /// TensorBoard runs, evaluations and the report of `study`.
+    pub fn runs_of(&self, study: &Study) -> PathBuf {
+        self.runs.join(&study.name)
+    }
+}
+
+/// What happened to one experiment in this invocation, and its evaluation.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// Steps done / planned.
+    pub step: u64,
+    /// Steps planned.
+    pub total_steps: u64,
+    /// Training wall seconds spent now (`None`: it was already finished).
+    pub train_seconds: Option<f64>,
+    /// Training images per second now.
+    pub images_per_sec: Option<f64>,
+    /// Evaluation wall seconds spent now (`None`: a valid evaluation was kept).
+    pub eval_seconds: Option<f64>,
+    /// The evaluation's summary.
+    pub eval: Summary,
+    /// Its folder.
+    pub eval_dir: PathBuf,
+}
+
+/// The outcome of [`run`].
+pub struct StudyOutcome {
+    /// Experiments trained and evaluated, in order (fewer when interrupted).
+    pub stages: Vec<Stage>,
+    /// Stopped by an interrupt; starting again continues.
+    pub interrupted: bool,
+    /// The report and its figures, when every experiment was done.
+    pub report: Option<(PathBuf, report::StudySummary)>,
+}
+
+/// Trains (or resumes, or keeps) and evaluates every experiment of `study`, then writes the
+/// report. `interrupt` stops it after the current training step or evaluation.
+pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result<StudyOutcome> {
+    let started = Instant::now();
+    let ck_root = opts.checkpoints_of(study);
+    let runs_root = opts.runs_of(study);
+    let n = study.experiments.len();
+    let mut stages = Vec::new();
+    for (i, exp) in study.experiments.iter().enumerate() {
+        let run_dir = ck_root.join(exp.name());
+        let resume = run_dir.join("last.ckpt").exists();
+        eprintln!(
+            "[{}/{n}] {}: {} ({} pairs)",
+            i + 1,
+            exp.name(),
+            if resume { "continuing" } else { "training" },
+            exp.model.pairs
+        );
+        let t = Instant::now();
+        let topts = TrainOptions {
+            resume,
+            overwrite: false,
+            stop_after: None,
+            checkpoints: ck_root.clone(),
+            runs: Some(runs_root.clone()),
+        };
+        let out = train(exp, &topts, interrupt)
+            .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
+        let trained = out.images_per_sec > 0.0;
+        if out.interrupted || interrupt.load(Ordering::SeqCst) {
+            return Ok(StudyOutcome {
+                stages,
+                interrupted: true,
+                report: None,
+            });
+        }
+
+        let eval_dir = runs_root.join(exp.name()).join("eval");
+        let (eval, eval_seconds) = match kept_evaluation(study, &run_dir, &eval_dir)? {
+            Some(s) => {
+                eprintln!(
+                    "[{}/{n}] {}: evaluation kept ({})",
+                    i + 1,
+                    exp.name(),
+                    eval_dir.display()
+                );
+                (s, None)
+            }
+            None => {
+                eprintln!(
+                    "[{}/{n}] {}: evaluating on {}",
+                    i + 1,
+                    exp.name(),
+                    study.eval.images.display()
+                );
+                let t = Instant::now();
+                let eopts = EvalOptions {
+                    images: study.eval.images.clone(),
+                    out: Some(eval_dir.clone()),
+                    jpeg: study.jpeg.clone(),
+                    batch_size: study.eval.batch_size,
+                    backend: None,
+                    device: None,
+                    checkpoints: ck_root.clone(),
+                    runs: runs_root.clone(),
+                    write_images: true,
+                };
+                let (e, _) = evaluate(&run_dir, &eopts)
+                    .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
+                (
+                    crate::eval::report::summary(&e),
+                    Some(t.elapsed().as_secs_f64()),
+                )
+            }
+        };
+        stages.push(Stage {
+            experiment: exp.clone(),
+            step: out.step,
+            total_steps: out.total_steps,
+            train_seconds: trained.then(|| t.elapsed().as_secs_f64() - eval_seconds.unwrap_or(0.0)),
+            images_per_sec: trained.then_some(out.images_per_sec),
+            eval_seconds,
+            eval,
+            eval_dir,
+        });
+        if interrupt.load(Ordering::SeqCst) {
+            return Ok(StudyOutcome {
+                stages,
+                interrupted: true,
+                report: None,
+            });
+        }
+    }
+    let report = report::write(study, &stages, &runs_root, started.elapsed().as_secs_f64())?;
+    Ok(StudyOutcome {
+        stages,
+        interrupted: false,
+        report: Some(report),
+    })
+}
+
+/// The evaluation already in `eval_dir`, if it scored the checkpoint the study would use now
+/// on the same images with the same JPEG choice.
+fn kept_evaluation(study: &Study, run_dir: &Path, eval_dir: &Path) -> Result<Option<Summary>> {
+    let file = eval_dir.join(SUMMARY_FILE);
+    let Ok(text) = fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    let Ok(summary) = serde_json::from_str::<Summary>(&text) else {
+        return Ok(None);
+    };
+    let source = crate::eval::source::ModelSource::resolve(run_dir, Path::new(""))?;
+    let jpeg_same = match &study.jpeg {
+        QualityChoice::MatchSsim => summary
+            .jpeg
+            .first()
+            .is_some_and(|j| j.chosen_by.as_deref() == Some("match-ssim")),
+        QualityChoice::Fixed(qs) => {
+            let had: Vec<Option<u8>> = summary.jpeg.iter().map(|j| j.quality).collect();
+            let want: Vec<Option<u8>> = qs.iter().map(|q| Some(q.get())).collect();
+            had == want
+        }
+    };
+    // An evaluation older than its checkpoint scored earlier weights (a run trained again).
+    let newer = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((newer(&file), newer(&source.path)), (Some(a), Some(b)) if a >= b);
+    let same = fresh
+        && summary.checkpoint == source.path
+        && summary.step == source.checkpoint.meta.step
+        && summary.images == study.eval.images
+        && jpeg_same;
+    Ok(same.then_some(summary))
+}

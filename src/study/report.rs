@@ -1,0 +1,475 @@
+//! A study's report: one row per experiment next to the paper's row of the same depth
+//! (`report.md`, `summary.json`), SSIM and PSNR against depth (`plots/`), and the same
+//! images across depths (`strips/`).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::paper::{self, PaperRow};
+use super::{Stage, Study};
+use crate::eval::jpeg::JpegCodec;
+use crate::eval::plots::{self, Series, Strip};
+use crate::eval::report::{CodecSummary, machine};
+use crate::metrics::{psnr, ssim};
+use crate::train::checkpoint::write_atomic;
+
+/// The study's report for people.
+pub const REPORT_FILE: &str = "report.md";
+/// The study's figures as JSON.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Mean SSIM against depth.
+pub const SSIM_PLOT: &str = "plots/ssim-vs-depth.png";
+/// Mean PSNR against depth.
+pub const PSNR_PLOT: &str = "plots/psnr-vs-depth.png";
+
+/// One experiment of the study, measured, and the paper's figures for its depth.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudyRow {
+    /// Experiment name.
+    pub experiment: String,
+    /// Conv pairs.
+    pub pairs: usize,
+    /// Steps trained.
+    pub steps: u64,
+    /// Backend and device it was evaluated on.
+    pub backend: String,
+    /// Training wall seconds (of the invocation that trained it; `None` if unknown).
+    pub train_seconds: Option<f64>,
+    /// Training images per second.
+    pub train_images_per_sec: Option<f64>,
+    /// Evaluation wall seconds.
+    pub eval_seconds: Option<f64>,
+    /// The checkpoint evaluated.
+    pub checkpoint: PathBuf,
+    /// The evaluation folder.
+    pub eval_dir: PathBuf,
+    /// Autoencoder means.
+    pub autoencoder: CodecSummary,
+    /// The first (SSIM-matched, by default) JPEG's means.
+    pub jpeg: Option<CodecSummary>,
+    /// The paper's row for this depth.
+    pub paper: Option<PaperRow>,
+}
+
+/// `summary.json` of a study.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudySummary {
+    /// niclab version.
+    pub niclab_version: String,
+    /// Study name.
+    pub study: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Overrides applied to every experiment.
+    pub overrides: Vec<String>,
+    /// Test images.
+    pub images: PathBuf,
+    /// How many.
+    pub count: usize,
+    /// How the autoencoders' bytes were counted.
+    pub storage_note: String,
+    /// CPU and threads.
+    pub machine: String,
+    /// Wall seconds of the invocation that wrote this.
+    pub seconds: f64,
+    /// One row per experiment, in study order.
+    pub rows: Vec<StudyRow>,
+}
+
+/// Writes `report.md`, `summary.json`, plots and strips into `dir`; returns the report's path
+/// and the summary.
+/// Times of stages skipped now (already done) are taken from the previous `summary.json`.
+pub fn write(
+    study: &Study,
+    stages: &[Stage],
+    dir: &Path,
+    seconds: f64,
+) -> Result<(PathBuf, StudySummary)> {
+    let previous: Option<StudySummary> = fs::read_to_string(dir.join(SUMMARY_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let earlier = |name: &str| {
+        previous
+            .as_ref()
+            .and_then(|p| p.rows.iter().find(|r| r.experiment == name))
+    };
+    let rows: Vec<StudyRow> = stages
+        .iter()
+        .map(|s| {
+            let name = s.experiment.name().to_string();
+            let old = earlier(&name);
+            Ok(StudyRow {
+                pairs: s.experiment.model.pairs,
+                steps: s.step,
+                backend: s.eval.backend.clone(),
+                train_seconds: s.train_seconds.or(old.and_then(|o| o.train_seconds)),
+                train_images_per_sec: s
+                    .images_per_sec
+                    .or(old.and_then(|o| o.train_images_per_sec)),
+                eval_seconds: s.eval_seconds.or(old.and_then(|o| o.eval_seconds)),
+                checkpoint: s.eval.checkpoint.clone(),
+                eval_dir: s.eval_dir.clone(),
+                autoencoder: s.eval.autoencoder.clone(),
+                jpeg: s.eval.jpeg.first().cloned(),
+                paper: paper::row(s.experiment.model.pairs)?,
+                experiment: name,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let first = stages.first().map(|s| &s.eval);
+    let summary = StudySummary {
+        niclab_version: env!("CARGO_PKG_VERSION").into(),
+        study: study.name.clone(),
+        description: study.description.clone(),
+        overrides: study.overrides.clone(),
+        images: study.eval.images.clone(),
+        count: first.map_or(0, |e| e.count),
+        storage_note: first.map_or(String::new(), |e| e.storage_note.clone()),
+        machine: machine(),
+        seconds,
+        rows,
+    };
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    depth_plots(&summary, dir)?;
+    let strips = depth_strips(study, stages, dir)?;
+    write_atomic(
+        &dir.join(SUMMARY_FILE),
+        format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
+    )?;
+    let report = dir.join(REPORT_FILE);
+    write_atomic(&report, markdown(&summary, &strips).as_bytes())?;
+    Ok((report, summary))
+}
+
+/// The table of measured rows, each followed by the paper's row of the same depth.
+pub fn table(s: &StudySummary) -> String {
+    let mut t = String::from(
+        "| pairs | source | AE PSNR | AE SSIM | AE ratio | AE bpp | AE s/img | JPEG q | JPEG PSNR \
+         | JPEG SSIM | JPEG ratio | JPEG s/img |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &s.rows {
+        let a = &r.autoencoder;
+        let j = |f: &dyn Fn(&CodecSummary) -> String| r.jpeg.as_ref().map_or("-".into(), f);
+        let _ = writeln!(
+            t,
+            "| {} | niclab | {:.2} | {:.4} | {:.2} | {:.2} | {:.4} | {} | {} | {} | {} | {} |",
+            r.pairs,
+            a.psnr,
+            a.ssim,
+            a.ratio,
+            a.bpp,
+            a.seconds_per_image,
+            j(&|c| c.quality.map_or("-".into(), |q| format!(
+                "{q}{}",
+                if out_of_reach(a, c) { "†" } else { "" }
+            ))),
+            j(&|c| format!("{:.2}", c.psnr)),
+            j(&|c| format!("{:.4}", c.ssim)),
+            j(&|c| format!("{:.2}", c.ratio)),
+            j(&|c| format!("{:.5}", c.seconds_per_image)),
+        );
+        if let Some(p) = &r.paper {
+            let _ = writeln!(
+                t,
+                "| {} | paper | {:.2} | {:.4} | {:.2} | {:.2}* | {:.2} | ~{} | {:.2} | {:.4} | {:.2} | {:.2} |",
+                p.pairs,
+                p.ae_psnr,
+                p.ae_ssim,
+                p.ae_ratio,
+                PaperRow::bpp(p.ae_ratio),
+                p.ae_seconds,
+                p.jpeg_quality,
+                p.jpeg_psnr,
+                p.jpeg_ssim,
+                p.jpeg_ratio,
+                p.jpeg_seconds
+            );
+        }
+    }
+    t
+}
+
+/// JPEG at the end of the quality range still on the far side of the model's SSIM: the
+/// closest quality, but no match.
+fn out_of_reach(ae: &CodecSummary, jpeg: &CodecSummary) -> bool {
+    match jpeg.quality {
+        Some(1) => jpeg.ssim > ae.ssim,
+        Some(100) => jpeg.ssim < ae.ssim,
+        _ => false,
+    }
+}
+
+/// "falls", "rises" or "is not monotonic" for values in depth order.
+fn trend(values: &[f64]) -> &'static str {
+    if values.windows(2).all(|w| w[1] < w[0]) {
+        "falls with every added depth"
+    } else if values.windows(2).all(|w| w[1] > w[0]) {
+        "rises with every added depth"
+    } else {
+        "does not change monotonically with depth"
+    }
+}
+
+fn fmt_secs(s: Option<f64>) -> String {
+    s.map_or("-".into(), |s| format!("{s:.0} s"))
+}
+
+/// `report.md`.
+pub fn markdown(s: &StudySummary, strips: &[String]) -> String {
+    let mut m = format!("# Study `{}`\n\n", s.study);
+    if let Some(d) = &s.description {
+        let _ = writeln!(m, "{}\n", d.trim());
+    }
+    let _ = writeln!(
+        m,
+        "{} models, each evaluated on the {} images of `{}` and compared with JPEG \
+         (libjpeg-turbo, 4:2:0) at the quality whose mean SSIM matches the model's. Rows \
+         marked *paper* are Marchenko et al. 2024 for the same depth. Autoencoder bytes: {}. \
+         Ratio = raw RGB bytes / compressed bytes (mean over images); times are encode + \
+         decode per image without file I/O.\n",
+        s.rows.len(),
+        s.count,
+        s.images.display(),
+        s.storage_note
+    );
+    m.push_str(&table(s));
+    m.push_str("\n\\* the paper gives no bpp: 24 / its ratio.\n");
+    if s.rows.iter().any(|r| {
+        r.jpeg
+            .as_ref()
+            .is_some_and(|j| out_of_reach(&r.autoencoder, j))
+    }) {
+        m.push_str(
+            "† the closest quality, not a match: JPEG's SSIM at the end of the range (1 or \
+             100) is still on the far side of the model's.\n",
+        );
+    }
+    m.push('\n');
+
+    let mut sorted: Vec<&StudyRow> = s.rows.iter().collect();
+    sorted.sort_by_key(|r| r.pairs);
+    if sorted.len() > 1 {
+        let ours: Vec<f64> = sorted.iter().map(|r| r.autoencoder.ssim).collect();
+        let psnrs: Vec<f64> = sorted.iter().map(|r| r.autoencoder.psnr).collect();
+        let list = |v: &[f64], d: usize| {
+            v.iter()
+                .map(|x| format!("{x:.d$}"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        };
+        let depths: Vec<String> = sorted.iter().map(|r| r.pairs.to_string()).collect();
+        let _ = writeln!(
+            m,
+            "## Depth trend\n\nFrom {} pairs: autoencoder SSIM {} ({}); PSNR {} dB ({}). In \
+             the paper both fall with depth.\n",
+            depths.join(", "),
+            list(&ours, 4),
+            trend(&ours),
+            list(&psnrs, 2),
+            trend(&psnrs)
+        );
+    }
+
+    m.push_str("## Plots\n\n");
+    let _ = writeln!(
+        m,
+        "![SSIM against depth]({SSIM_PLOT})\n\n![PSNR against depth]({PSNR_PLOT})\n"
+    );
+    if !strips.is_empty() {
+        m.push_str(
+            "## The same images at every depth\n\nImages picked by the first model's \
+             autoencoder SSIM (best, median, worst); top row: original and each model's \
+             reconstruction, bottom row: original and JPEG at each model's matched quality.\n\n",
+        );
+        for f in strips {
+            let _ = writeln!(m, "![{f}]({f})\n");
+        }
+    }
+
+    m.push_str(
+        "## Runs\n\n| experiment | pairs | steps | backend | training | train img/s | evaluation | \
+         checkpoint |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &s.rows {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | `{}` |",
+            r.experiment,
+            r.pairs,
+            r.steps,
+            r.backend,
+            fmt_secs(r.train_seconds),
+            r.train_images_per_sec
+                .map_or("-".into(), |v| format!("{v:.1}")),
+            fmt_secs(r.eval_seconds),
+            r.checkpoint.display()
+        );
+    }
+    let train: f64 = s.rows.iter().filter_map(|r| r.train_seconds).sum();
+    let eval: f64 = s.rows.iter().filter_map(|r| r.eval_seconds).sum();
+    let _ = writeln!(
+        m,
+        "\nTraining {train:.0} s and evaluation {eval:.0} s in all; this invocation took \
+         {:.0} s (stages already done are not repeated). Machine: {}.",
+        s.seconds, s.machine
+    );
+    if !s.overrides.is_empty() {
+        let _ = writeln!(
+            m,
+            "\nOverrides applied to every experiment: `{}`.",
+            s.overrides.join("`, `")
+        );
+    }
+    m
+}
+
+fn depth_plots(s: &StudySummary, dir: &Path) -> Result<()> {
+    let mut rows: Vec<&StudyRow> = s.rows.iter().collect();
+    rows.sort_by_key(|r| r.pairs);
+    let paper_colour = |c: plotters::style::RGBColor| {
+        plotters::style::RGBColor(c.0 / 2 + 127, c.1 / 2 + 127, c.2 / 2 + 127)
+    };
+    let chart = |file: &str,
+                 title: &str,
+                 label: &str,
+                 ours: &dyn Fn(&CodecSummary) -> f64,
+                 theirs: &dyn Fn(&PaperRow) -> (f64, f64)| {
+        let x = |r: &StudyRow| r.pairs as f64;
+        let mut series = vec![
+            Series {
+                name: "niclab autoencoder".into(),
+                colour: plots::AE,
+                points: rows.iter().map(|r| (x(r), ours(&r.autoencoder))).collect(),
+                dots: true,
+            },
+            Series {
+                name: "niclab JPEG (matched)".into(),
+                colour: plots::JPEG,
+                points: rows
+                    .iter()
+                    .filter_map(|r| r.jpeg.as_ref().map(|j| (x(r), ours(j))))
+                    .collect(),
+                dots: true,
+            },
+        ];
+        let paper: Vec<(f64, (f64, f64))> = rows
+            .iter()
+            .filter_map(|r| r.paper.as_ref().map(|p| (x(r), theirs(p))))
+            .collect();
+        if !paper.is_empty() {
+            series.push(Series {
+                name: "paper autoencoder".into(),
+                colour: paper_colour(plots::AE),
+                points: paper.iter().map(|(x, (a, _))| (*x, *a)).collect(),
+                dots: true,
+            });
+            series.push(Series {
+                name: "paper JPEG".into(),
+                colour: paper_colour(plots::JPEG),
+                points: paper.iter().map(|(x, (_, j))| (*x, *j)).collect(),
+                dots: true,
+            });
+        }
+        plots::xy_plot(&dir.join(file), title, ("conv pairs", label), &series)
+    };
+    chart(
+        SSIM_PLOT,
+        "Mean SSIM against depth",
+        "SSIM",
+        &|c| c.ssim,
+        &|p| (p.ae_ssim, p.jpeg_ssim),
+    )?;
+    chart(
+        PSNR_PLOT,
+        "Mean PSNR against depth",
+        "PSNR (dB)",
+        &|c| c.psnr,
+        &|p| (p.ae_psnr, p.jpeg_psnr),
+    )
+}
+
+/// The first model's strip images, shown at every depth; returns the files written
+/// (relative to `dir`). Evaluations run without images leave nothing to show.
+fn depth_strips(study: &Study, stages: &[Stage], dir: &Path) -> Result<Vec<String>> {
+    let strip_dir = dir.join("strips");
+    if strip_dir.exists() {
+        fs::remove_dir_all(&strip_dir)
+            .with_context(|| format!("cannot remove the old {}", strip_dir.display()))?;
+    }
+    let Some(first) = stages.first() else {
+        return Ok(vec![]);
+    };
+    let mut codec = JpegCodec::new()?;
+    let mut written = Vec::new();
+    for pick in &first.eval.strips {
+        let original_path = study.eval.images.join(&pick.image);
+        let original = image::open(&original_path)
+            .with_context(|| format!("cannot read {}", original_path.display()))?
+            .to_rgb8();
+        let stem = Path::new(&pick.image).with_extension("");
+        let label = |what: String, img: &RgbImage| -> Result<String> {
+            Ok(format!(
+                "{what}: {:.2} dB, SSIM {:.4}",
+                psnr(&original, img)?,
+                ssim(&original, img)?
+            ))
+        };
+        let mut ae_panels = vec![("original".to_string(), original.clone())];
+        let mut jpeg_panels = vec![("original".to_string(), original.clone())];
+        for s in stages {
+            let ae_file = s.eval_dir.join("ae").join(&stem).with_extension("png");
+            let Ok(ae) = image::open(&ae_file) else {
+                return Ok(vec![]);
+            };
+            let ae = ae.to_rgb8();
+            ae_panels.push((
+                label(format!("{} pairs", s.experiment.model.pairs), &ae)?,
+                ae,
+            ));
+            if let Some(q) = s.eval.jpeg.first().and_then(|j| j.quality) {
+                let f = s
+                    .eval_dir
+                    .join(format!("jpeg-q{q}"))
+                    .join(&stem)
+                    .with_extension("jpg");
+                let bytes = fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+                let img = codec.decode(&bytes)?;
+                jpeg_panels.push((
+                    label(
+                        format!("JPEG q{q} ({} pairs)", s.experiment.model.pairs),
+                        &img,
+                    )?,
+                    img,
+                ));
+            }
+        }
+        let top = plots::render_strip(&Strip {
+            title: format!(
+                "{} ({} autoencoder SSIM at {} pairs)",
+                pick.image, pick.rule, first.experiment.model.pairs
+            ),
+            panels: ae_panels,
+        })?;
+        let bottom = plots::render_strip(&Strip {
+            title: "JPEG at each model's matched quality".into(),
+            panels: jpeg_panels,
+        })?;
+        let (w, h) = (
+            top.width().max(bottom.width()),
+            top.height() + bottom.height(),
+        );
+        let mut both = RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+        image::imageops::replace(&mut both, &top, 0, 0);
+        image::imageops::replace(&mut both, &bottom, 0, i64::from(top.height()));
+        let file = format!("strips/{}.png", pick.rule);
+        plots::save_png(&both, &dir.join(&file))?;
+        written.push(file);
+    }
+    Ok(written)
+}

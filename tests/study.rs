@@ -1,0 +1,276 @@
+//! `niclab study`: study files, errors, the report, and continuing after Ctrl-C.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use niclab::train::checkpoint::Checkpoint;
+
+fn niclab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_niclab"))
+}
+
+/// A study of two tiny experiments (3 and 2 pairs) over synthetic photos, evaluated on six
+/// synthetic 32x32 images; `b` trains for `b_steps` steps.
+fn tiny_study(b_steps: u64) -> tempfile::TempDir {
+    let dir = common::tiny_project(20);
+    let tiny = std::fs::read_to_string(dir.path().join("tiny.toml")).unwrap();
+    let a = tiny
+        .replace("name = \"tiny\"", "name = \"a\"")
+        .replace("pairs = 2", "pairs = 3");
+    let b = tiny
+        .replace("name = \"tiny\"", "name = \"b\"")
+        .replace("steps = 20", &format!("steps = {b_steps}"))
+        .replace("checkpoint_every = 3", "checkpoint_every = 1000000");
+    std::fs::create_dir_all(dir.path().join("exps")).unwrap();
+    std::fs::write(dir.path().join("exps/a.toml"), a).unwrap();
+    std::fs::write(dir.path().join("exps/b.toml"), b).unwrap();
+    common::write_photos(&dir.path().join("test"), 6, 32, 32);
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"s\"\ndescription = \"two tiny models\"\nexperiments = [\"exps/a.toml\", \
+         \"exps/b.toml\"]\n\n[set]\ntrain.val_every = 5\n\n[eval]\nimages = \"test\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+const B_STEPS: u64 = 3000;
+
+#[test]
+fn a_study_trains_evaluates_and_reports_every_experiment() {
+    let dir = tiny_study(30);
+    let out = common::succeed(niclab().args(["study", "s.toml"]).current_dir(dir.path()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The 3-pair row sits next to the paper's 3-pair row; the 2-pair one has none.
+    assert!(stdout.contains("| 3 | niclab |"), "{stdout}");
+    assert!(
+        stdout.contains("| 3 | paper | 27.09 | 0.9738 | 1.11 |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| 2 | niclab |") && !stdout.contains("| 2 | paper"));
+
+    let runs = dir.path().join("runs/s");
+    let report = std::fs::read_to_string(runs.join("report.md")).unwrap();
+    assert!(report.contains("two tiny models"), "{report}");
+    assert!(report.contains("## Depth trend"), "{report}");
+    for f in ["plots/ssim-vs-depth.png", "plots/psnr-vs-depth.png"] {
+        let img = image::open(runs.join(f)).unwrap();
+        assert_eq!((img.width(), img.height()), (1000, 420));
+    }
+    // Strips: the first model's best/median/worst images, a row per codec, a panel per model.
+    let strip = image::open(runs.join("strips/median.png")).unwrap();
+    assert!(
+        strip.width() >= 3 * 64 && strip.height() > 2 * 64,
+        "{strip:?}"
+    );
+    assert!(report.contains("strips/median.png"));
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs.join("summary.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["experiment"], "a");
+    assert_eq!(rows[0]["paper"]["ae_psnr"], 27.09);
+    assert!(rows[1]["paper"].is_null());
+    assert_eq!(rows[1]["steps"], 30);
+    for r in rows {
+        let ae = r["autoencoder"]["ssim"].as_f64().unwrap();
+        let jpeg = r["jpeg"]["ssim"].as_f64().unwrap();
+        assert!(ae > 0.0 && jpeg > 0.0);
+        assert_eq!(r["jpeg"]["chosen_by"], "match-ssim");
+        // Each evaluation is the one `niclab eval` writes, in the run's folder.
+        let eval_dir = Path::new(r["eval_dir"].as_str().unwrap());
+        assert!(dir.path().join(eval_dir).join("per_image.csv").is_file());
+    }
+    assert!(dir.path().join("checkpoints/s/a/last.ckpt").is_file());
+    assert!(dir.path().join("runs/s/b/eval/report.md").is_file());
+
+    // A second run finds everything done: nothing is trained or evaluated again.
+    let ckpt = dir.path().join("checkpoints/s/b/last.ckpt");
+    let before = std::fs::metadata(&ckpt).unwrap().modified().unwrap();
+    let out = common::succeed(niclab().args(["study", "s.toml"]).current_dir(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("already finished").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("evaluation kept").count(), 2, "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&ckpt).unwrap().modified().unwrap(),
+        before
+    );
+}
+
+#[test]
+fn an_interrupted_study_continues_where_it_stopped() {
+    // Uninterrupted reference.
+    let reference = tiny_study(B_STEPS);
+    common::succeed(
+        niclab()
+            .args(["study", "s.toml"])
+            .current_dir(reference.path()),
+    );
+
+    // Ctrl-C while `b` trains, after `a` was trained and evaluated.
+    let dir = tiny_study(B_STEPS);
+    let out = common::interrupt_after_rows(
+        niclab().args(["study", "s.toml"]).current_dir(dir.path()),
+        &dir.path().join("checkpoints/s/b/metrics.csv"),
+        3,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("stopped after 1 of 2 experiments"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let b_last = dir.path().join("checkpoints/s/b/last.ckpt");
+    let stopped_at = Checkpoint::load(&b_last).unwrap().meta.step;
+    assert!(
+        (3..B_STEPS).contains(&stopped_at),
+        "b stopped at step {stopped_at}: the interrupt came too late"
+    );
+    assert!(!dir.path().join("runs/s/report.md").exists());
+    let a_ckpt = dir.path().join("checkpoints/s/a/last.ckpt");
+    let a_time = std::fs::metadata(&a_ckpt).unwrap().modified().unwrap();
+
+    // Again: `a` is kept as it is, `b` resumes, and both end as the uninterrupted study.
+    let out = common::succeed(niclab().args(["study", "s.toml"]).current_dir(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a: already finished"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("at step {stopped_at}")),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::metadata(&a_ckpt).unwrap().modified().unwrap(),
+        a_time
+    );
+    for run in ["a", "b"] {
+        let file = format!("checkpoints/s/{run}/last.ckpt");
+        assert!(
+            common::weights(&dir.path().join(&file))
+                == common::weights(&reference.path().join(&file)),
+            "{run}: the continued study ended with other weights than the uninterrupted one"
+        );
+    }
+    assert!(dir.path().join("runs/s/report.md").is_file());
+}
+
+#[test]
+fn a_folder_of_experiments_is_a_study_in_depth_order() {
+    let dir = tiny_study(5);
+    // A folder study evaluates on the default test set.
+    common::write_photos(&dir.path().join("datasets/test-1000"), 4, 24, 24);
+    let out = common::succeed(
+        niclab()
+            .args(["study", "exps", "--set", "train.steps=4"])
+            .current_dir(dir.path()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (two, three) = (
+        stdout.find("| 2 | niclab |").unwrap(),
+        stdout.find("| 3 | niclab |").unwrap(),
+    );
+    assert!(two < three, "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/exps/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["study"], "exps");
+    assert_eq!(json["rows"][0]["experiment"], "b");
+    assert_eq!(json["rows"][1]["steps"], 4);
+    assert_eq!(json["count"], 4);
+}
+
+#[test]
+fn the_shipped_studies_hold_the_four_paper_depths() {
+    for (file, steps, crop, vgg) in [
+        ("experiments/depth-study-quick.toml", 1500, 64, 0.0),
+        ("experiments/depth-study.toml", 20000, 128, 0.1),
+    ] {
+        let study = niclab::study::Study::load(Path::new(file), &[]).unwrap();
+        let pairs: Vec<usize> = study.experiments.iter().map(|e| e.model.pairs).collect();
+        assert_eq!(pairs, [3, 5, 7, 10], "{file}");
+        for e in &study.experiments {
+            assert_eq!(e.train.steps, Some(steps), "{file}");
+            assert_eq!(e.data.crop_size, crop, "{file}");
+            assert_eq!(e.loss.perceptual, vgg, "{file}");
+            // Only the depth differs between a study's models.
+            let base = &study.experiments[0].model;
+            assert_eq!(
+                (&e.model.channels, e.model.latent_channels),
+                (&base.channels, 32)
+            );
+        }
+        assert_eq!(study.eval.images, Path::new("datasets/test-1000"));
+    }
+}
+
+fn study_error(text: &str, extra: &[&str]) -> (i32, String) {
+    let dir = tiny_study(5);
+    std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+    let out = niclab()
+        .args(["study", "bad.toml"])
+        .args(extra)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("checkpoints").exists(), "nothing trained");
+    (out.status.code().unwrap(), stderr)
+}
+
+#[test]
+fn bad_study_files_say_what_to_fix() {
+    let cases: [(&str, &[&str], i32, &str); 7] = [
+        (
+            "experiments = [\"exps/a.toml\"]\ncolour = 1\n",
+            &[],
+            2,
+            "bad.toml:2:1: colour: unknown field `colour`",
+        ),
+        (
+            "experiments = []\n",
+            &[],
+            2,
+            "bad.toml:1:1: experiments: lists no experiment file",
+        ),
+        (
+            "experiments = [\"exps/a.toml\"]\n[eval]\njpeg_quality = \"best\"\n",
+            &[],
+            2,
+            "eval: jpeg_quality: `best` is not a quality",
+        ),
+        (
+            "experiments = [\"exps/missing.toml\"]\n",
+            &[],
+            2,
+            "exps/missing.toml: cannot read experiment file",
+        ),
+        (
+            "experiments = [\"exps/a.toml\"]\n[set]\nmodel.pairs = 99\n",
+            &[],
+            2,
+            "--set model.pairs=99: model.pairs: 99 is out of range",
+        ),
+        (
+            "experiments = [\"exps/a.toml\"]\n",
+            &["--set", "train.colour=1"],
+            2,
+            "train.colour",
+        ),
+        (
+            "experiments = [\"exps/a.toml\", \"exps/a.toml\"]\n",
+            &[],
+            1,
+            "two experiments are named `a`",
+        ),
+    ];
+    for (text, extra, code, expected) in cases {
+        let (got, stderr) = study_error(text, extra);
+        assert_eq!(got, code, "{text}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{text}: {stderr}"
+        );
+    }
+}
