@@ -229,10 +229,8 @@ impl StudyOptions {
 pub struct Stage {
     /// The experiment.
     pub experiment: Experiment,
-    /// Steps done / planned.
+    /// Steps done.
     pub step: u64,
-    /// Steps planned.
-    pub total_steps: u64,
     /// Training wall seconds spent now (`None`: it was already finished).
     pub train_seconds: Option<f64>,
     /// Training images per second now.
@@ -333,7 +331,6 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
         stages.push(Stage {
             experiment: exp.clone(),
             step: out.step,
-            total_steps: out.total_steps,
             train_seconds: trained.then(|| t.elapsed().as_secs_f64() - eval_seconds.unwrap_or(0.0)),
             images_per_sec: trained.then_some(out.images_per_sec),
             eval_seconds,

@@ -98,12 +98,13 @@ pub fn write(
             .as_ref()
             .and_then(|p| p.rows.iter().find(|r| r.experiment == name))
     };
+    let paper = paper::rows()?;
     let rows: Vec<StudyRow> = stages
         .iter()
         .map(|s| {
             let name = s.experiment.name().to_string();
             let old = earlier(&name);
-            Ok(StudyRow {
+            StudyRow {
                 pairs: s.experiment.model.pairs,
                 steps: s.step,
                 backend: s.eval.backend.clone(),
@@ -116,11 +117,14 @@ pub fn write(
                 eval_dir: s.eval_dir.clone(),
                 autoencoder: s.eval.autoencoder.clone(),
                 jpeg: s.eval.jpeg.first().cloned(),
-                paper: paper::row(s.experiment.model.pairs)?,
+                paper: paper
+                    .iter()
+                    .find(|p| p.pairs == s.experiment.model.pairs)
+                    .cloned(),
                 experiment: name,
-            })
+            }
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let first = stages.first().map(|s| &s.eval);
     let summary = StudySummary {
         niclab_version: env!("CARGO_PKG_VERSION").into(),
