@@ -27,8 +27,10 @@ pub const STRIP_ZOOM: u32 = 2;
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 const PLOT_SIZE: (u32, u32) = (1000, 420);
-const AE_COLOUR: RGBColor = RGBColor(214, 39, 40);
-const JPEG_COLOUR: RGBColor = RGBColor(31, 119, 180);
+/// Autoencoder colour in every chart.
+pub const AE_COLOUR: RGBColor = RGBColor(214, 39, 40);
+/// JPEG colour in every chart.
+pub const JPEG_COLOUR: RGBColor = RGBColor(31, 119, 180);
 
 fn font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
@@ -55,11 +57,6 @@ pub struct Series {
     /// Draw a dot at every point and a thicker line (for charts of few points).
     pub dots: bool,
 }
-
-/// Autoencoder colour in every chart.
-pub const AE: RGBColor = AE_COLOUR;
-/// JPEG colour in every chart.
-pub const JPEG: RGBColor = JPEG_COLOUR;
 
 /// A line chart of one series per image index, saved as PNG.
 fn line_plot(

@@ -281,7 +281,9 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
         };
         let out = train(exp, &topts, interrupt)
             .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
+        // A run that was already finished did no steps and reports no speed.
         let trained = out.images_per_sec > 0.0;
+        let train_seconds = t.elapsed().as_secs_f64();
         if out.interrupted || interrupt.load(Ordering::SeqCst) {
             return Ok(StudyOutcome {
                 stages,
@@ -331,7 +333,7 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
         stages.push(Stage {
             experiment: exp.clone(),
             step: out.step,
-            train_seconds: trained.then(|| t.elapsed().as_secs_f64() - eval_seconds.unwrap_or(0.0)),
+            train_seconds: trained.then_some(train_seconds),
             images_per_sec: trained.then_some(out.images_per_sec),
             eval_seconds,
             eval,

@@ -348,13 +348,13 @@ fn depth_plots(s: &StudySummary, dir: &Path) -> Result<()> {
         let mut series = vec![
             Series {
                 name: "niclab autoencoder".into(),
-                colour: plots::AE,
+                colour: plots::AE_COLOUR,
                 points: rows.iter().map(|r| (x(r), ours(&r.autoencoder))).collect(),
                 dots: true,
             },
             Series {
                 name: "niclab JPEG (matched)".into(),
-                colour: plots::JPEG,
+                colour: plots::JPEG_COLOUR,
                 points: rows
                     .iter()
                     .filter_map(|r| r.jpeg.as_ref().map(|j| (x(r), ours(j))))
@@ -369,13 +369,13 @@ fn depth_plots(s: &StudySummary, dir: &Path) -> Result<()> {
         if !paper.is_empty() {
             series.push(Series {
                 name: "paper autoencoder".into(),
-                colour: paper_colour(plots::AE),
+                colour: paper_colour(plots::AE_COLOUR),
                 points: paper.iter().map(|(x, (a, _))| (*x, *a)).collect(),
                 dots: true,
             });
             series.push(Series {
                 name: "paper JPEG".into(),
-                colour: paper_colour(plots::JPEG),
+                colour: paper_colour(plots::JPEG_COLOUR),
                 points: paper.iter().map(|(x, (_, j))| (*x, *j)).collect(),
                 dots: true,
             });
