@@ -11,6 +11,8 @@ JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
 STUDY      ?= experiments/depth-study-quick.toml
+CODEC      ?= experiments/codec-lambda-0.01.toml experiments/codec-lambda-0.03.toml experiments/codec-lambda-0.1.toml experiments/codec-lambda-0.3.toml
+FUZZ_SECONDS ?= 60
 BACKEND    ?= libtorch
 EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
 
@@ -58,10 +60,10 @@ endif
 
 # Python is only a test reference (scikit-image, onnxruntime), never in niclab's own path.
 TEST_VENV  := .venv-tests
-TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 onnx==1.23.2 onnxruntime==1.32.0 \
+TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps build libtorch data weights test-venv tensorboard run study experiment eval bench test lint clean-data
+.PHONY: help deps build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -74,6 +76,10 @@ help:
 	@echo "make study STUDY=experiments/depth-study.toml  another study (that one is paper-scale, for a GPU)"
 	@echo "make experiment EXPERIMENT=experiments/smoke.toml  train one experiment afresh and compare it with JPEG"
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
+	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about an hour each on 2 cores) and draw"
+	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
+	@echo "make rd     only the rate-distortion comparison of the trained $(CODEC)"
+	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
 	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch) and JPEG (Pillow): BENCHMARKS.md"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
@@ -177,6 +183,26 @@ experiment: data weights build
 
 eval: data build
 	$(NICLAB) eval $(EXPERIMENT)
+
+# The learned codecs: each λ trained (or continued, or kept when finished), then the
+# rate-distortion sweep against JPEG over datasets/test-1000.
+codec: data build
+	@for e in $(CODEC); do \
+	  run=checkpoints/$$(basename $$e .toml); \
+	  resume=$$([ -f $$run/last.ckpt ] && echo --resume); \
+	  $(NICLAB) train $$e $$resume --set train.backend=$(BACKEND) || exit 1; \
+	done
+	$(NICLAB) rd $(CODEC)
+
+rd: data build
+	$(NICLAB) rd $(CODEC)
+
+# cargo-fuzz on the .nic parser + range decoder (fuzz/fuzz_targets/nic_decode.rs). Without
+# a sanitizer (-s none): the target looks for panics, and burn builds faster uninstrumented.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "error: cargo-fuzz not found: cargo install cargo-fuzz"; exit 1; }
+	@rustup run nightly rustc --version >/dev/null 2>&1 || { echo "error: cargo-fuzz needs a nightly toolchain: rustup toolchain install nightly"; exit 1; }
+	CARGO_BUILD_JOBS=$(JOBS) cargo +nightly fuzz run nic_decode -s none -- -max_total_time=$(FUZZ_SECONDS)
 
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
 bench: data weights build test-venv

@@ -2,10 +2,11 @@
 //! on real photographs, with checkpoints that resume bit for bit.
 //!
 //! The data path, top to bottom: [`config`] → [`data`] → [`model`] → [`loss`] (with [`vgg`])
-//! → [`train`] → [`eval`] → [`study`]; [`metrics`] is the quality module.
+//! → [`train`] → [`codec`] → [`eval`] → [`rd`] / [`study`]; [`metrics`] is the quality module.
 
 pub mod backend;
 pub mod board;
+pub mod codec;
 pub mod config;
 pub mod data;
 pub mod eval;
@@ -13,6 +14,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod onnx;
+pub mod rd;
 pub mod study;
 pub mod train;
 pub mod vgg;

@@ -17,6 +17,8 @@ pub enum Term {
     Perceptual,
     /// Mean squared error.
     Mse,
+    /// Bits per pixel under the entropy model.
+    Rate,
 }
 
 impl Term {
@@ -26,6 +28,7 @@ impl Term {
             Term::Ssim => "ssim",
             Term::Perceptual => "perceptual",
             Term::Mse => "mse",
+            Term::Rate => "rate",
         }
     }
 }
@@ -39,6 +42,13 @@ pub struct LossTerms {
 }
 
 impl LossTerms {
+    /// Adds the rate term `lambda * bpp` (`bpp`: bits per pixel, `[1]`).
+    pub fn with_rate(mut self, lambda: f64, bpp: Tensor<1>) -> Self {
+        self.total = self.total + bpp.clone() * lambda;
+        self.terms.push((Term::Rate, lambda, bpp));
+        self
+    }
+
     /// The weighted terms as numbers (they add up to the total).
     pub fn weighted(&self) -> TermValues {
         let mut v = TermValues::default();
@@ -58,6 +68,8 @@ pub struct TermValues {
     pub perceptual: Option<f64>,
     /// `c MSE`.
     pub mse: Option<f64>,
+    /// `λ bpp`.
+    pub rate: Option<f64>,
 }
 
 impl TermValues {
@@ -67,6 +79,7 @@ impl TermValues {
             Term::Ssim => &mut self.ssim,
             Term::Perceptual => &mut self.perceptual,
             Term::Mse => &mut self.mse,
+            Term::Rate => &mut self.rate,
         }
     }
 
@@ -76,16 +89,23 @@ impl TermValues {
             (Term::Ssim, self.ssim),
             (Term::Perceptual, self.perceptual),
             (Term::Mse, self.mse),
+            (Term::Rate, self.rate),
         ]
         .into_iter()
         .filter_map(|(t, v)| v.map(|v| (t, v)))
         .collect()
     }
 
-    /// `ssim,perceptual,mse` for a CSV row, a term that is off left empty.
+    /// `ssim,perceptual,mse,rate` for a CSV row, a term that is off left empty.
     pub fn csv(&self) -> String {
         let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        format!("{},{},{}", f(self.ssim), f(self.perceptual), f(self.mse))
+        format!(
+            "{},{},{},{}",
+            f(self.ssim),
+            f(self.perceptual),
+            f(self.mse),
+            f(self.rate)
+        )
     }
 
     /// Adds `k * other` term by term (for averaging over batches).
@@ -130,6 +150,11 @@ impl HybridLoss {
             weights: weights.clone(),
             vgg,
         })
+    }
+
+    /// `λ` of the rate term (0 without an entropy model).
+    pub fn rate_weight(&self) -> f64 {
+        self.weights.rate
     }
 
     /// The same loss for tensors without autodiff (validation, evaluation).

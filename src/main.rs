@@ -8,17 +8,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment};
+use niclab::codec::files::{Session, compress, decompress};
+use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment, Storage};
 use niclab::data::prepare::{
     TEST_1000, compare_with_manifest, manifest_text, parse_manifest, prepare_test_set,
     prepare_train_set, verify_test_set,
 };
-use niclab::eval::jpeg::QualityChoice;
+use niclab::eval::jpeg::{Quality as JpegQuality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{Perceptual, Quality, compare_files, compare_folders, mean};
+use niclab::rd::RdOptions;
 use niclab::study::{Study, StudyOptions};
 use niclab::train::{TrainOptions, train};
 use niclab::vgg::VggLayer;
+
+/// Where a model runs and where its runs are (shared by compress and decompress).
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Images per batch for folders [default: the experiment's eval.batch_size].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Backend: flex or libtorch [default: the one it was trained with].
+    #[arg(long)]
+    backend: Option<Backend>,
+    /// Device: cpu or cuda:N [default: the one it was trained with].
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// Folder of run folders (checkpoints).
+    #[arg(long, default_value = "checkpoints")]
+    checkpoints: PathBuf,
+}
+
+impl RunArgs {
+    fn session(&self, model: &Path) -> Result<Session> {
+        let mut s = Session::open(model, &self.checkpoints, self.backend, self.device)?;
+        if let Some(b) = self.batch_size {
+            s.batch_size = b.max(1);
+        }
+        Ok(s)
+    }
+}
 
 /// Exit status for a bad experiment file or bad arguments.
 const EXIT_USAGE: u8 = 2;
@@ -29,7 +58,9 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// Write an experiment as a TOML file (see experiments/ and the README), train it on real
 /// photographs, watch it in TensorBoard, compare it with JPEG on the 1000 test crops with
-/// `niclab eval`, and score images with `niclab metrics`.
+/// `niclab eval`, compress images into real .nic files with `niclab compress`, draw
+/// rate-distortion curves against JPEG with `niclab rd`, and score images with
+/// `niclab metrics`.
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -130,12 +161,70 @@ enum Command {
         /// Only scores, reports and plots: no reconstructions, latents or JPEG files.
         #[arg(long)]
         no_images: bool,
+        /// How the autoencoder's bytes are counted: nic (real .nic files) or f32 (raw float32
+        /// latent, as the paper) [default: the experiment's eval.storage].
+        #[arg(long, value_name = "nic|f32")]
+        storage: Option<Storage>,
         /// Folder of run folders (checkpoints).
         #[arg(long, default_value = "checkpoints")]
         checkpoints: PathBuf,
         /// Folder of TensorBoard run folders.
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
+    },
+    /// Compress an image (or every image of a folder) into .nic files with a trained model.
+    ///
+    /// The latent is quantised and range-coded with the model's integer tables, made once
+    /// per checkpoint and kept next to it (best.tables.json). Decompress with the same model.
+    Compress {
+        /// The model: a checkpoint, run folder, experiment file or run name (as for eval).
+        #[arg(long)]
+        model: PathBuf,
+        /// An image (png, jpg, webp) or a folder of them.
+        input: PathBuf,
+        /// The .nic file, or the output folder for a folder.
+        output: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Decompress a .nic file (or every .nic file of a folder) into PNG.
+    Decompress {
+        /// The model that compressed it.
+        #[arg(long)]
+        model: PathBuf,
+        /// A .nic file or a folder of them.
+        input: PathBuf,
+        /// The PNG file, or the output folder for a folder.
+        output: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Rate-distortion curves of trained codecs against a sweep of JPEG qualities, and the
+    /// Bjøntegaard delta rate (BD-rate) vs JPEG at equal PSNR and at equal SSIM.
+    ///
+    /// Each model is one point (mean bits per pixel of its real .nic files, PSNR, SSIM);
+    /// models trained at different λ make the curve. Writes rd.csv, rd.json, report.md,
+    /// plots/rd-psnr.png and plots/rd-ssim.png, and TensorBoard scalars (rd/psnr_jpeg, ...,
+    /// step = bits per pixel x 1000) to OUT.
+    Rd {
+        /// The models: checkpoints, run folders, experiment files or run names.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        /// The images.
+        #[arg(long, default_value = "datasets/test-1000")]
+        images: PathBuf,
+        /// JPEG qualities of the anchor curve.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "2,5,10,15,20,30,40,50,60,75,85,95"
+        )]
+        jpeg_qualities: Vec<u32>,
+        /// Output folder.
+        #[arg(long, default_value = "runs/rd")]
+        out: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Train and evaluate several experiments and report them next to the paper's table.
     ///
@@ -396,10 +485,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backend,
             device,
             no_images,
+            storage,
             checkpoints,
             runs,
         } => {
             let opts = EvalOptions {
+                storage,
                 images,
                 out,
                 jpeg: jpeg_quality,
@@ -412,6 +503,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let (eval, out) = evaluate(&target, &opts)?;
             print!("{}", eval_lines(&eval, &out));
+        }
+        Command::Compress {
+            model,
+            input,
+            output,
+            run,
+        } => {
+            let s = run.session(&model)?;
+            let t = compress(&s, &input, &output)?;
+            println!(
+                "{} file(s), {} -> {} bytes ({:.2}x), model {} ({})",
+                t.files,
+                t.bytes_in,
+                t.bytes_out,
+                t.bytes_in as f64 / t.bytes_out.max(1) as f64,
+                s.checkpoint.display(),
+                s.coder.fingerprint_hex()
+            );
+        }
+        Command::Decompress {
+            model,
+            input,
+            output,
+            run,
+        } => {
+            let s = run.session(&model)?;
+            let t = decompress(&s, &input, &output)?;
+            println!(
+                "{} file(s), {} bytes -> {} bytes of PNG in {}",
+                t.files,
+                t.bytes_in,
+                t.bytes_out,
+                output.display()
+            );
+        }
+        Command::Rd {
+            models,
+            images,
+            jpeg_qualities,
+            out,
+            run,
+        } => {
+            let jpeg = jpeg_qualities
+                .iter()
+                .map(|&q| JpegQuality::new(q))
+                .collect::<Result<Vec<_>>>()?;
+            let opts = RdOptions {
+                images,
+                jpeg,
+                out: out.clone(),
+                checkpoints: run.checkpoints.clone(),
+                backend: run.backend,
+                device: run.device,
+            };
+            let r = niclab::rd::sweep(&models, &opts)?;
+            niclab::rd::write(&r, &out)?;
+            print!("{}", niclab::rd::report(&r));
+            println!("written to {}", out.display());
         }
         Command::Config { file, overrides } => {
             print!("{}", Experiment::load(&file, &overrides)?.to_toml());

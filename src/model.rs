@@ -1,5 +1,6 @@
 //! The paper's convolutional autoencoder: N `Conv2d + ReLU` layers down, N mirrored
-//! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1].
+//! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1]; optionally a
+//! learned entropy model over the latent (see [`crate::codec`]).
 
 use burn::module::{ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -10,14 +11,17 @@ use burn::tensor::activation::{relu, sigmoid};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::ModelConfig;
+use crate::codec::prior::FactorizedPrior;
+use crate::config::{Entropy, ModelConfig};
 use crate::data::batches::mix_seed;
 
-/// Encoder and decoder, one `Vec` entry per conv pair.
+/// Encoder and decoder, one `Vec` entry per conv pair, and the entropy model if any.
 #[derive(Module, Debug)]
 pub struct Autoencoder {
     encoder: Vec<Conv2d>,
     decoder: Vec<ConvTranspose2d>,
+    /// The factorized prior of `entropy = "factorized"` models.
+    prior: Option<FactorizedPrior>,
 }
 
 impl Autoencoder {
@@ -75,12 +79,37 @@ impl Autoencoder {
                 deconv
             })
             .collect();
-        Self { encoder, decoder }
+        let prior = (cfg.entropy == Entropy::Factorized)
+            .then(|| FactorizedPrior::new(cfg.latent_channels, device, mix_seed(&[seed, 0x91A7])));
+        Self {
+            encoder,
+            decoder,
+            prior,
+        }
     }
 
-    /// Image batch `[B, 3, H, W]` in [0, 1] to latent `[B, C, H/2^d, W/2^d]`.
+    /// Image batch `[B, 3, H, W]` in [0, 1] to latent `[B, C, H/2^d, W/2^d]`. With an entropy
+    /// model the last layer is linear: a ReLU would pile half the latent onto one bin and
+    /// leave the density nothing to learn below it.
     pub fn encode(&self, x: Tensor<4>) -> Tensor<4> {
-        self.encoder.iter().fold(x, |x, conv| relu(conv.forward(x)))
+        let last = self.encoder.len() - 1;
+        let linear = self.prior.is_some();
+        self.encoder.iter().enumerate().fold(x, |x, (i, conv)| {
+            let y = conv.forward(x);
+            if i == last && linear { y } else { relu(y) }
+        })
+    }
+
+    /// The entropy model, for `entropy = "factorized"` models.
+    pub fn prior(&self) -> Option<&FactorizedPrior> {
+        self.prior.as_ref()
+    }
+
+    /// The latent as the decoder sees it at inference: rounded to integers with an entropy
+    /// model, as is without one (its quantiser is fitted after training, see
+    /// [`crate::codec::tables`]).
+    pub fn quantize(&self, z: Tensor<4>) -> Tensor<4> {
+        if self.prior.is_some() { z.round() } else { z }
     }
 
     /// Latent to reconstruction in [0, 1].
@@ -95,6 +124,43 @@ impl Autoencoder {
     /// Encode then decode.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.decode(self.encode(x))
+    }
+
+    /// A training pass: the reconstruction and, with an entropy model, the rate in bits per
+    /// pixel. Rounding has no gradient, so training adds U(-½, ½) noise to the latent
+    /// instead (Ballé et al. 2017): the noisy latent's density is the prior convolved with
+    /// the noise, whose likelihoods are exactly what the bins of the rounded latent get, so
+    /// the rate term estimates the real code length. The decoder sees the same noisy latent.
+    /// The noise comes from `noise_seed` (no global generator: runs stay repeatable).
+    pub fn forward_train(&self, x: Tensor<4>, noise_seed: u64) -> (Tensor<4>, Option<Tensor<1>>) {
+        let [b, _, h, w] = x.dims();
+        let z = self.encode(x);
+        match &self.prior {
+            None => (self.decode(z), None),
+            Some(prior) => {
+                let shape = z.dims();
+                let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
+                let noise: Vec<f32> = (0..shape.iter().product::<usize>())
+                    .map(|_| rng.random_range(-0.5f32..0.5))
+                    .collect();
+                let noisy =
+                    z.clone() + Tensor::from_data(TensorData::new(noise, shape), &z.device());
+                let bpp = prior.bits(noisy.clone()) / (b * h * w) as f64;
+                (self.decode(noisy), Some(bpp))
+            }
+        }
+    }
+
+    /// An inference pass as the codec runs it: the latent rounded (with an entropy model),
+    /// and the rate its bins cost under the prior, in bits per pixel.
+    pub fn forward_quantized(&self, x: Tensor<4>) -> (Tensor<4>, Option<Tensor<1>>) {
+        let [b, _, h, w] = x.dims();
+        let z = self.quantize(self.encode(x));
+        let bpp = self
+            .prior
+            .as_ref()
+            .map(|p| p.bits(z.clone()) / (b * h * w) as f64);
+        (self.decode(z), bpp)
     }
 
     /// Every weight and bias as `f32`, in module order: for exact comparisons and fingerprints
@@ -138,6 +204,7 @@ mod tests {
             kernel_size: 3,
             downsample,
             latent_channels: 5,
+            entropy: Entropy::None,
         }
     }
 

@@ -5,11 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use burn::prelude::*;
-use niclab::config::Experiment;
+use niclab::config::{Experiment, Storage};
 use niclab::data::prepare::sha256_hex;
 use niclab::eval::jpeg::{JpegCodec, Quality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
@@ -45,6 +44,9 @@ fn options(root: &Path, jpeg: QualityChoice) -> EvalOptions {
         jpeg,
         checkpoints: root.join("ck"),
         runs: root.join("runs"),
+        // The paper's storage, whose latent files these tests decode by hand; `.nic` files
+        // are tested in tests/codec.rs.
+        storage: Some(Storage::F32),
         ..EvalOptions::default()
     }
 }
@@ -158,7 +160,7 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["count"], N);
-    assert_eq!(summary["storage"], "float32-latent");
+    assert_eq!(summary["storage"], "f32");
     assert_eq!(summary["jpeg"][0]["chosen_by"], "match-ssim");
     assert_eq!(summary["jpeg"][0]["quality"], chosen);
     assert!((summary["autoencoder"]["ssim"].as_f64().unwrap() - target).abs() < 1e-12);
@@ -239,15 +241,8 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
 }
 
 fn niclab(args: &[&str], cwd: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_niclab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::niclab(args, cwd);
+    (code, err)
 }
 
 #[test]

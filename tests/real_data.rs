@@ -115,7 +115,14 @@ fn a_smoke_model_is_evaluated_on_the_1000_test_crops() {
         "--set",
         "train.steps=150",
     ]);
-    let stdout = run(&["eval", "experiments/smoke.toml", "--no-images"]);
+    // The paper's storage first (raw float32 latent), then real .nic files.
+    let stdout = run(&[
+        "eval",
+        "experiments/smoke.toml",
+        "--no-images",
+        "--storage",
+        "f32",
+    ]);
     assert!(
         stdout.contains("1000 images from datasets/test-1000"),
         "{stdout}"
@@ -144,6 +151,37 @@ fn a_smoke_model_is_evaluated_on_the_1000_test_crops() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     assert!(!out.join("ae").exists(), "--no-images wrote images");
+
+    // The same model through its post-training quantiser (8 bits per latent value) and
+    // range coder: real files, several times smaller, at nearly the same quality.
+    let nic = dir.path().join("nic-eval");
+    let out_arg = nic.display().to_string();
+    run(&[
+        "eval",
+        "experiments/smoke.toml",
+        "--storage",
+        "nic",
+        "--out",
+        &out_arg,
+    ]);
+    let coded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nic.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(coded["storage"], "nic");
+    let bytes = coded["autoencoder"]["bytes"].as_u64().unwrap();
+    assert!(
+        bytes < 1000 * 8 * 32 * 32,
+        "{bytes} bytes: not below 1 byte per value"
+    );
+    let on_disk: u64 = std::fs::read_dir(nic.join("ae"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nic"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert_eq!(on_disk, bytes);
+    let loss = summary["autoencoder"]["ssim"].as_f64().unwrap()
+        - coded["autoencoder"]["ssim"].as_f64().unwrap();
+    assert!(loss.abs() < 0.01, "quantisation cost {loss} SSIM");
 }
 
 /// The smoke experiment on libtorch (CPU) and on flex: same seed, same data, same initial

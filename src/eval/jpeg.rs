@@ -148,6 +148,25 @@ impl JpegCodec {
     }
 }
 
+/// Bytes of a baseline JPEG file's entropy-coded data: the file without its headers (SOI,
+/// tables, frame and scan headers, up to the end of the SOS segment) and the EOI marker.
+/// `None` if the markers cannot be walked.
+pub fn entropy_coded_len(file: &[u8]) -> Option<usize> {
+    let mut pos = 2;
+    while pos + 4 <= file.len() {
+        if file[pos] != 0xFF {
+            return None;
+        }
+        let marker = file[pos + 1];
+        let len = u16::from_be_bytes([file[pos + 2], file[pos + 3]]) as usize;
+        pos += 2 + len;
+        if marker == 0xDA {
+            return file.len().checked_sub(pos + 2);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +202,15 @@ mod tests {
         assert_eq!(back.dimensions(), (40, 24));
         assert!(crate::metrics::psnr(&img, &back).unwrap() > 35.0);
         assert!(codec.decode(&q95[..q95.len() / 2]).is_err());
+        // Headers (two quantisation and four Huffman tables here) are the same at any
+        // quality; only the entropy-coded data shrinks.
+        let (d95, d20) = (
+            entropy_coded_len(&q95).unwrap(),
+            entropy_coded_len(&q20).unwrap(),
+        );
+        assert_eq!(q95.len() - d95, q20.len() - d20);
+        assert!(q95.len() - d95 > 500 && d20 < d95);
+        assert_eq!(entropy_coded_len(b"\xFF\xD8junk"), None);
         assert!(codec.decode(b"not a jpeg").is_err());
     }
 }

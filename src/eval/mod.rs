@@ -22,12 +22,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
-use crate::config::{Backend, DeviceSpec};
+use crate::codec::finalize::coder;
+use crate::config::{Backend, DeviceSpec, Storage};
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::SSIM_WINDOW;
 use crate::metrics::{psnr, ssim};
 use crate::train::model_from_checkpoint;
-use autoencoder::{Reconstruction, Storage, reconstruct};
+use autoencoder::{Reconstruction, reconstruct};
 use baseline::{JpegPass, jpeg_pass, match_ssim};
 use jpeg::{Quality, QualityChoice};
 use parallel::par_map;
@@ -55,6 +56,8 @@ pub struct EvalOptions {
     /// Write reconstructions, latents and JPEG files (the scores and reports are always
     /// written).
     pub write_images: bool,
+    /// How the autoencoder's bytes are counted; `None`: the experiment's `eval.storage`.
+    pub storage: Option<Storage>,
 }
 
 impl Default for EvalOptions {
@@ -69,6 +72,7 @@ impl Default for EvalOptions {
             checkpoints: "checkpoints".into(),
             runs: "runs".into(),
             write_images: true,
+            storage: None,
         }
     }
 }
@@ -105,7 +109,7 @@ pub struct JpegResult {
 pub struct Timing {
     /// Reading and decoding the image files.
     pub load: f64,
-    /// Loading the checkpoint and building the model.
+    /// Loading the checkpoint, building the model and its coding tables.
     pub model: f64,
     /// Autoencoder encode + decode over all batches (wall).
     pub ae: f64,
@@ -164,7 +168,8 @@ impl Evaluation {
     }
 }
 
-fn bar(len: usize, what: &str) -> ProgressBar {
+/// A progress bar over `len` items on stderr, labelled `what` (and a message).
+pub fn bar(len: usize, what: &str) -> ProgressBar {
     let bar =
         ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(
@@ -238,6 +243,11 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let spec = opts.device.unwrap_or(exp.train.device);
     let device = backend::device(backend, spec)?;
     let model = model_from_checkpoint(&source.checkpoint, &source.path, &device)?;
+    let storage = opts.storage.unwrap_or(exp.eval.storage);
+    let coder = match storage {
+        Storage::Nic => Some(coder(&source, &model, &device)?),
+        Storage::F32 => None,
+    };
     timing.model = t.elapsed().as_secs_f64();
     eprintln!(
         "{}: {} (step {}), {} backend on {spec}",
@@ -257,6 +267,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let ae_bar = bar(originals.len(), "autoencoder");
     let recon = reconstruct(
         &model,
+        coder.as_ref(),
         &refs,
         batch_size,
         exp.model.scale(),
@@ -267,7 +278,6 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     timing.ae = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let storage = Storage::Float32Latent;
     let items: Vec<usize> = (0..originals.len()).collect();
     let ae = par_map(
         &items,
@@ -275,7 +285,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
         |_, _, &i| {
             let r = &recon[i];
             Ok(Scored {
-                bytes: storage.bytes(r.latent.len() / 4),
+                bytes: r.stored.len(),
                 psnr: psnr(&originals[i], &r.image)?,
                 ssim: ssim(&originals[i], &r.image)?,
                 seconds: r.seconds,

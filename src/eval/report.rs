@@ -80,7 +80,7 @@ pub struct Summary {
     /// CPU model and threads.
     pub machine: String,
     /// How the autoencoder's bytes are stored.
-    pub storage: super::autoencoder::Storage,
+    pub storage: crate::config::Storage,
     /// The same, in words.
     pub storage_note: String,
     /// Autoencoder means.
@@ -160,7 +160,7 @@ pub fn summary(e: &Evaluation) -> Summary {
         backend: e.backend.clone(),
         machine: machine(),
         storage: e.storage,
-        storage_note: e.storage.describe().into(),
+        storage_note: super::autoencoder::describe(e.storage).into(),
         autoencoder: codec_summary(e, &e.ae, "autoencoder", None),
         jpeg: e
             .jpeg
@@ -349,7 +349,7 @@ pub fn markdown(s: &Summary) -> String {
     let _ = writeln!(
         m,
         "Files: `{CSV_FILE}` (per image), `{SUMMARY_FILE}`, `ae/` (reconstructions and \
-         latents), `jpeg-q*/` (JPEG files), `plots/`, `strips/`."
+         the stored files: `.nic`, or `.latent` for raw float32), `jpeg-q*/` (JPEG files), `plots/`, `strips/`."
     );
     m
 }
@@ -431,8 +431,12 @@ pub fn write_outputs(
                     .image
                     .save(&png)
                     .with_context(|| format!("cannot write {}", png.display()))?;
-                let latent = ae.with_extension("latent");
-                fs::write(&latent, &e.recon[i].latent)
+                // The file as stored: a real `.nic` file, or the raw float32 latent.
+                let latent = ae.with_extension(match e.storage {
+                    crate::config::Storage::Nic => "nic",
+                    crate::config::Storage::F32 => "latent",
+                });
+                fs::write(&latent, &e.recon[i].stored)
                     .with_context(|| format!("cannot write {}", latent.display()))?;
                 for j in &e.jpeg {
                     let f = out

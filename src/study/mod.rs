@@ -293,7 +293,7 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
         }
 
         let eval_dir = runs_root.join(exp.name()).join("eval");
-        let (eval, eval_seconds) = match kept_evaluation(study, &run_dir, &eval_dir)? {
+        let (eval, eval_seconds) = match kept_evaluation(study, exp, &run_dir, &eval_dir)? {
             Some(s) => {
                 eprintln!(
                     "[{}/{n}] {}: evaluation kept ({})",
@@ -321,6 +321,7 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
                     checkpoints: ck_root.clone(),
                     runs: runs_root.clone(),
                     write_images: true,
+                    storage: Some(exp.eval.storage),
                 };
                 let (e, _) = evaluate(&run_dir, &eopts)
                     .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
@@ -357,7 +358,12 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
 
 /// The evaluation already in `eval_dir`, if it scored the checkpoint the study would use now
 /// on the same images with the same JPEG choice.
-fn kept_evaluation(study: &Study, run_dir: &Path, eval_dir: &Path) -> Result<Option<Summary>> {
+fn kept_evaluation(
+    study: &Study,
+    exp: &Experiment,
+    run_dir: &Path,
+    eval_dir: &Path,
+) -> Result<Option<Summary>> {
     let file = eval_dir.join(SUMMARY_FILE);
     let Ok(text) = fs::read_to_string(&file) else {
         return Ok(None);
@@ -384,6 +390,7 @@ fn kept_evaluation(study: &Study, run_dir: &Path, eval_dir: &Path) -> Result<Opt
         && summary.checkpoint == source.path
         && summary.step == source.checkpoint.meta.step
         && summary.images == study.eval.images
+        && summary.storage == exp.eval.storage
         && jpeg_same;
     Ok(same.then_some(summary))
 }

@@ -154,7 +154,8 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Keys that may differ between a checkpoint and the run resuming it; everything else must match.
-pub const RESUMABLE_CHANGES: [&str; 7] = [
+/// Evaluation settings are among them: they do not touch training.
+pub const RESUMABLE_CHANGES: [&str; 9] = [
     "train.steps",
     "train.epochs",
     "train.checkpoint_every",
@@ -162,6 +163,8 @@ pub const RESUMABLE_CHANGES: [&str; 7] = [
     "train.log_every",
     "train.backend",
     "train.device",
+    "eval.batch_size",
+    "eval.storage",
 ];
 
 /// The dotted keys whose values differ between two experiments (leaves only).

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::backend;
 use crate::config::Experiment;
-use crate::data::batches::{Batch, TrainingData};
+use crate::data::batches::{Batch, TrainingData, mix_seed};
 use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
@@ -74,6 +74,8 @@ pub struct ValStats {
     pub ssim: f64,
     /// Mean weighted loss terms.
     pub terms: TermValues,
+    /// Mean bits per pixel of the rounded latent under the entropy model, if any.
+    pub bpp: Option<f64>,
 }
 
 /// Files of a run folder.
@@ -109,9 +111,10 @@ impl RunFiles {
 /// NaN guard end to end.
 pub const FAULT_NAN_ENV: &str = "NICLAB_FAULT_NAN_AT_STEP";
 
-const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,images_per_sec";
-const VALIDATION_HEADER: &str =
-    "step,val_loss,val_psnr,val_ssim,val_ssim_term,val_perceptual_term,val_mse_term";
+const METRICS_HEADER: &str =
+    "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,rate_term,images_per_sec";
+const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim,val_ssim_term,\
+    val_perceptual_term,val_mse_term,val_rate_term,val_bpp";
 
 /// Trains `exp`; `interrupt` is polled after every step (set it from a Ctrl-C handler).
 pub fn train(
@@ -286,8 +289,14 @@ pub fn train(
         if fault_nan_at == Some(step + 1) {
             batch = batch * f32::NAN;
         }
-        let recon = model.forward(batch.clone());
-        let terms = loss_fn.forward(recon, batch);
+        let (recon, bpp) = model.forward_train(
+            batch.clone(),
+            mix_seed(&[exp.train.seed, 0x0004_015E, step]),
+        );
+        let mut terms = loss_fn.forward(recon, batch);
+        if let Some(bpp) = bpp {
+            terms = terms.with_rate(exp.loss.rate, bpp);
+        }
         let loss = terms.total.clone().into_scalar::<f32>() as f64;
         if !loss.is_finite() {
             bar.abandon();
@@ -342,14 +351,16 @@ pub fn train(
             }
             last_val = Some(v);
             validation.row(&format!(
-                "{step},{},{},{},{}",
+                "{step},{},{},{},{},{}",
                 v.loss,
                 v.psnr,
                 v.ssim,
-                v.terms.csv()
+                v.terms.csv(),
+                v.bpp.map(|b| b.to_string()).unwrap_or_default()
             ))?;
+            let rate = v.bpp.map(|b| format!(", {b:.4} bpp")).unwrap_or_default();
             let line = format!(
-                "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}",
+                "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}{rate}",
                 v.loss, v.psnr, v.ssim
             );
             // A hidden bar (output not a terminal) would swallow the line.
@@ -443,11 +454,18 @@ pub fn validate(
     device: &Device,
 ) -> Option<ValStats> {
     let (mut loss, mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0, 0usize);
+    let mut bits = None;
     let mut sums = TermValues::default();
     for batch in data.val_batches() {
         let x = batch.to_tensor(device);
-        let y = model.forward(x.clone());
-        let terms = loss_fn.forward(y.clone(), x.clone());
+        // As the codec runs: rounded latent, its rate under the prior.
+        let (y, bpp) = model.forward_quantized(x.clone());
+        let mut terms = loss_fn.forward(y.clone(), x.clone());
+        if let Some(bpp) = bpp {
+            let b = bpp.clone().into_scalar::<f32>() as f64;
+            bits = Some(bits.unwrap_or(0.0) + b * batch.len as f64);
+            terms = terms.with_rate(loss_fn.rate_weight(), bpp);
+        }
         sums.add_scaled(&terms.weighted(), batch.len as f64);
         loss += terms.total.into_scalar::<f32>() as f64 * batch.len as f64;
         let mse = (y.clone() - x.clone())
@@ -478,6 +496,7 @@ pub fn validate(
             psnr: psnr / n as f64,
             ssim: ssim / n as f64,
             terms,
+            bpp: bits.map(|b| b / n as f64),
         }
     })
 }

@@ -54,6 +54,8 @@ pub fn hparams(exp: &Experiment, total_steps: u64) -> Vec<(String, HParam)> {
         num("loss_a_ssim", exp.loss.ssim),
         num("loss_b_perceptual", exp.loss.perceptual),
         num("loss_c_mse", exp.loss.mse),
+        num("loss_rate_lambda", exp.loss.rate),
+        text("entropy", format!("{:?}", m.entropy).to_lowercase()),
         text("vgg_layers", layers.join(",")),
         num("lr", exp.train.lr),
         num("batch_size", exp.train.batch_size as f64),
@@ -117,8 +119,11 @@ impl RunBoard {
         for (t, x) in v.terms.present() {
             b.scalar(&format!("val/loss_{}", t.name()), x, step);
         }
+        if let Some(bpp) = v.bpp {
+            b.scalar("val/bpp", bpp, step);
+        }
         let x = shown.to_tensor(device);
-        let z = model.encode(x.clone());
+        let z = model.quantize(model.encode(x.clone()));
         let latent: Vec<f32> = z.clone().into_data().try_to_vec().unwrap_or_default();
         b.histogram("val/latent", &latent, LATENT_BUCKETS, step);
         let y: Vec<f32> = model.decode(z).into_data().try_to_vec().unwrap_or_default();
@@ -140,6 +145,9 @@ impl RunBoard {
             b.scalar("hparams/val_psnr", v.psnr, step);
             b.scalar("hparams/val_ssim", v.ssim, step);
             b.scalar("hparams/val_loss", v.loss, step);
+            if let Some(bpp) = v.bpp {
+                b.scalar("hparams/val_bpp", bpp, step);
+            }
         }
         b.session_end(success)
             .context("cannot end the HParams session")?;

@@ -104,6 +104,20 @@ pub fn python_json(script: &str, arg: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Runs the niclab binary in `cwd`: (exit status, stdout, stderr).
+pub fn niclab(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `cmd`, failing the test with its stderr unless it exits with status 0.
 pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
     let out = cmd.output().unwrap();

@@ -1,0 +1,47 @@
+//! The `.nic` parser and the range decoder behind it, on arbitrary bytes.
+//!
+//! Random bytes rarely carry a valid checksum, so each input is also tried sealed (right
+//! length and checksum, the fuzzing model's fingerprint): that drives the header checks and
+//! the range decoder with arbitrary fields and payloads.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use niclab::codec::Coder;
+use niclab::codec::nic::{self, HEADER_LEN, MAGIC, VERSION};
+use niclab::codec::tables::{ChannelTable, QuantizerKind, Tables, fixed_point};
+
+fn coder() -> Coder {
+    let channel = |offset: f32, weights: &[f64]| ChannelTable {
+        offset,
+        step: 1.0,
+        freqs: fixed_point(weights),
+    };
+    Coder {
+        tables: Tables {
+            quantizer: QuantizerKind::Integer,
+            channels: vec![
+                channel(-2.0, &[1.0, 5.0, 30.0, 5.0, 1.0]),
+                channel(0.0, &[1.0]),
+                channel(-100.0, &vec![1.0; 201]),
+            ],
+        },
+        fingerprint: *b"fuzzfuzz",
+        scale: 4,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let coder = coder();
+    let _ = coder.decode(data);
+    if data.len() >= HEADER_LEN {
+        let mut m = data.to_vec();
+        m[..4].copy_from_slice(&MAGIC);
+        m[4] = VERSION;
+        m[6..14].copy_from_slice(&coder.fingerprint);
+        let file = nic::seal(&m);
+        // Keep each run short: the format allows up to 2^24 pixels.
+        if nic::parse(&file).is_ok_and(|(h, _)| h.symbols() <= 1 << 16) {
+            let _ = coder.decode(&file);
+        }
+    }
+});

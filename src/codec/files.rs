@@ -1,0 +1,276 @@
+//! `niclab compress` and `niclab decompress`: images to `.nic` files and back, one file or a
+//! whole folder (batched, with a progress bar).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use image::RgbImage;
+use walkdir::WalkDir;
+
+use super::finalize::coder;
+use super::{Coder, crop_image, pad, padded, to_vec};
+use crate::backend;
+use crate::config::{Backend, DeviceSpec};
+use crate::data::batches::images_to_tensor;
+use crate::data::images::{list_images, load_rgb};
+use crate::eval::bar;
+use crate::eval::source::ModelSource;
+use crate::model::Autoencoder;
+use crate::train::checkpoint::write_atomic;
+use crate::train::model_from_checkpoint;
+
+/// A model ready to compress and decompress.
+pub struct Session {
+    /// The autoencoder.
+    pub model: Autoencoder,
+    /// Its tables.
+    pub coder: Coder,
+    /// Where it runs.
+    pub device: Device,
+    /// Images per batch in folder mode.
+    pub batch_size: usize,
+    /// The checkpoint file.
+    pub checkpoint: PathBuf,
+}
+
+impl Session {
+    /// Loads the model named by `target` (as `niclab eval` resolves it) and its tables
+    /// (finalizing the checkpoint if needed), on the backend and device it was trained with
+    /// unless given.
+    pub fn open(
+        target: &Path,
+        checkpoints: &Path,
+        backend: Option<Backend>,
+        device: Option<DeviceSpec>,
+    ) -> Result<Self> {
+        let source = ModelSource::resolve(target, checkpoints)?;
+        let exp = source.experiment();
+        let dev = backend::device(
+            backend.unwrap_or(exp.train.backend),
+            device.unwrap_or(exp.train.device),
+        )?;
+        let model = model_from_checkpoint(&source.checkpoint, &source.path, &dev)?;
+        let coder = coder(&source, &model, &dev)?;
+        Ok(Self {
+            batch_size: exp.eval.batch_size,
+            model,
+            coder,
+            device: dev,
+            checkpoint: source.path,
+        })
+    }
+}
+
+/// Encodes `images` (all the same size) into `.nic` files; also returns the dequantised
+/// latent batch, which decodes to exactly what the files decompress to.
+pub fn compress_batch(
+    model: &Autoencoder,
+    coder: &Coder,
+    images: &[&RgbImage],
+    device: &Device,
+) -> Result<(Vec<Vec<u8>>, Tensor<4>)> {
+    let Some(first) = images.first() else {
+        bail!("no images to compress");
+    };
+    let (w, h) = first.dimensions();
+    // Refused before the encoder allocates for it.
+    super::nic::check_size(w, h)?;
+    let (pw, ph) = padded(w, h, coder.scale);
+    let grown: Vec<RgbImage> = images.iter().map(|i| pad(i, pw, ph)).collect();
+    let refs: Vec<&RgbImage> = grown.iter().collect();
+    let z = model.encode(images_to_tensor(&refs, device));
+    let [n, c, lh, lw] = z.dims();
+    let latent = to_vec(z, "latent")?;
+    let per = c * lh * lw;
+    let mut files = Vec::with_capacity(n);
+    let mut deq = Vec::with_capacity(latent.len());
+    for i in 0..n {
+        let (file, values) = coder.encode(&latent[i * per..(i + 1) * per], (w, h), (lh, lw))?;
+        files.push(file);
+        deq.extend(values);
+    }
+    let deq = Tensor::from_data(TensorData::new(deq, [n, c, lh, lw]), device);
+    Ok((files, deq))
+}
+
+/// Decodes a batch of latents to images cropped to `size` (padded size `padded`).
+pub fn decode_latents(
+    model: &Autoencoder,
+    latents: Tensor<4>,
+    padded: (u32, u32),
+    size: (u32, u32),
+) -> Result<Vec<RgbImage>> {
+    let n = latents.dims()[0];
+    let y = to_vec(model.decode(latents), "reconstruction")?;
+    Ok((0..n).map(|i| crop_image(&y, i, padded, size)).collect())
+}
+
+/// Decodes `.nic` files that share one image size, in one batch.
+pub fn decompress_batch(
+    model: &Autoencoder,
+    coder: &Coder,
+    files: &[&[u8]],
+    device: &Device,
+) -> Result<Vec<RgbImage>> {
+    let mut values = Vec::new();
+    let mut shape = None;
+    for bytes in files {
+        let (h, latent) = coder.decode(bytes)?;
+        let this = (h.width, h.height, h.latent_height, h.latent_width);
+        if shape.is_some_and(|s| s != this) {
+            bail!("files of one batch must share their size");
+        }
+        shape = Some(this);
+        values.extend(latent);
+    }
+    let Some((w, h, lh, lw)) = shape else {
+        return Ok(Vec::new());
+    };
+    let c = coder.tables.channels.len();
+    let z = Tensor::from_data(
+        TensorData::new(values, [files.len(), c, lh as usize, lw as usize]),
+        device,
+    );
+    decode_latents(model, z, padded(w, h, coder.scale), (w, h))
+}
+
+/// What a compress or decompress run did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    /// Files written.
+    pub files: usize,
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+}
+
+/// Compresses the image `input` to `output`, or every image of the folder `input` into the
+/// folder `output` (same relative paths, `.nic` extension).
+pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
+    let jobs = if input.is_dir() {
+        let (files, others) = list_images(input)?;
+        if !others.is_empty() {
+            bail!(
+                "{} holds files that are not images (png, jpg, jpeg, webp), e.g. {}: move them out",
+                input.display(),
+                others[0].display()
+            );
+        }
+        if files.is_empty() {
+            bail!("{} holds no images", input.display());
+        }
+        mirror(&files, input, output, "nic")
+    } else {
+        vec![(input.to_path_buf(), output.to_path_buf())]
+    };
+    let bar = bar(jobs.len(), "compressing");
+    let mut totals = Totals::default();
+    for chunk in batches(&jobs, s.batch_size, |(src, _)| {
+        image::image_dimensions(src).unwrap_or((0, 0))
+    }) {
+        let images: Vec<RgbImage> = chunk
+            .iter()
+            .map(|(src, _)| load_rgb(src))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&RgbImage> = images.iter().collect();
+        let (files, _) = compress_batch(&s.model, &s.coder, &refs, &s.device)?;
+        for ((src, dst), bytes) in chunk.iter().zip(files) {
+            write_file(dst, &bytes)?;
+            totals.files += 1;
+            totals.bytes_in += std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
+            totals.bytes_out += bytes.len() as u64;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(totals)
+}
+
+/// Decompresses the `.nic` file `input` to the PNG `output`, or every `.nic` file of the
+/// folder `input` into the folder `output` (same relative paths, `.png` extension).
+pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
+    let jobs = if input.is_dir() {
+        let mut files = Vec::new();
+        for entry in WalkDir::new(input).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("cannot list {}", input.display()))?;
+            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "nic") {
+                files.push(entry.into_path());
+            }
+        }
+        if files.is_empty() {
+            bail!("{} holds no .nic files", input.display());
+        }
+        mirror(&files, input, output, "png")
+    } else {
+        vec![(input.to_path_buf(), output.to_path_buf())]
+    };
+    let bar = bar(jobs.len(), "decompressing");
+    let mut totals = Totals::default();
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    // Batches group files of one image size; the size is read from each header.
+    let mut loaded = Vec::with_capacity(jobs.len());
+    for (src, dst) in &jobs {
+        let bytes = read(src)?;
+        let (h, _) = super::nic::parse(&bytes).with_context(|| format!("{}", src.display()))?;
+        loaded.push((src.clone(), dst.clone(), bytes, (h.width, h.height)));
+    }
+    for chunk in batches(&loaded, s.batch_size, |(_, _, _, size)| *size) {
+        let files: Vec<&[u8]> = chunk.iter().map(|(_, _, b, _)| b.as_slice()).collect();
+        let images =
+            decompress_batch(&s.model, &s.coder, &files, &s.device).with_context(|| {
+                let names: Vec<String> = chunk
+                    .iter()
+                    .map(|(p, ..)| p.display().to_string())
+                    .collect();
+                names.join(", ")
+            })?;
+        for ((_, dst, bytes, _), img) in chunk.iter().zip(images) {
+            let mut png = Vec::new();
+            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .context("cannot encode PNG")?;
+            write_file(dst, &png)?;
+            totals.files += 1;
+            totals.bytes_in += bytes.len() as u64;
+            totals.bytes_out += png.len() as u64;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(totals)
+}
+
+/// Consecutive runs of `items` with the same `key`, at most `size` long: the batches
+/// `niclab eval` also forms, so a folder decompresses to its exact pixels.
+pub fn batches<T, K: PartialEq>(items: &[T], size: usize, key: impl Fn(&T) -> K) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let k = key(&items[start]);
+        let mut end = start + 1;
+        while end < items.len() && end - start < size.max(1) && key(&items[end]) == k {
+            end += 1;
+        }
+        out.push(&items[start..end]);
+        start = end;
+    }
+    out
+}
+
+fn mirror(files: &[PathBuf], from: &Path, to: &Path, ext: &str) -> Vec<(PathBuf, PathBuf)> {
+    files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(from).unwrap_or(f);
+            (f.clone(), to.join(rel).with_extension(ext))
+        })
+        .collect()
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomic(path, bytes)
+}

@@ -1,0 +1,373 @@
+//! `niclab rd`: rate–distortion curves of trained codecs against a sweep of JPEG qualities on
+//! one image set, with the Bjøntegaard delta rate ([`bjontegaard`]).
+//!
+//! Every model is one point (its `.nic` files' mean bits per pixel, PSNR and SSIM); models
+//! trained at different `λ` make the niclab curve. JPEG is libjpeg-turbo, as in `niclab eval`.
+
+pub mod bjontegaard;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::board::{Board, event_files};
+use crate::codec::files::Session;
+use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
+use crate::config::{Backend, DeviceSpec};
+use crate::eval::autoencoder::reconstruct;
+use crate::eval::baseline::jpeg_pass;
+use crate::eval::jpeg::{Quality, entropy_coded_len};
+use crate::eval::parallel::par_map;
+use crate::eval::plots::{AE_COLOUR, JPEG_COLOUR, Series, xy_plot};
+use crate::eval::{bar, load_images};
+use crate::metrics::{psnr, ssim};
+use crate::train::checkpoint::write_atomic;
+use bjontegaard::{bd_rate, rate_at};
+
+/// What to sweep and where the results go.
+#[derive(Debug, Clone)]
+pub struct RdOptions {
+    /// Folder of images.
+    pub images: PathBuf,
+    /// JPEG qualities of the anchor curve.
+    pub jpeg: Vec<Quality>,
+    /// Output folder (CSV, JSON, report, plots, TensorBoard events).
+    pub out: PathBuf,
+    /// Folder of run folders, to resolve model names.
+    pub checkpoints: PathBuf,
+    /// Backend for the models; `None`: each one's own.
+    pub backend: Option<Backend>,
+    /// Device for the models; `None`: each one's own.
+    pub device: Option<DeviceSpec>,
+}
+
+/// One point of a curve: means over the image set.
+#[derive(Debug, Clone, Serialize)]
+pub struct RdPoint {
+    /// `jpeg` or `niclab`.
+    pub codec: String,
+    /// The JPEG quality (`q50`) or the model's run name.
+    pub setting: String,
+    /// `λ` of the model's rate term (none for JPEG).
+    pub lambda: Option<f64>,
+    /// Mean bits per pixel (file bytes · 8 / pixels, per image).
+    pub bpp: f64,
+    /// Mean bits per pixel of the coded data alone: without JPEG's headers (tables, about
+    /// 620 bytes) or the `.nic` framing (42 bytes).
+    pub payload_bpp: f64,
+    /// Mean PSNR, dB.
+    pub psnr: f64,
+    /// Mean SSIM.
+    pub ssim: f64,
+    /// Total bytes over the set.
+    pub bytes: usize,
+    /// Bits per pixel JPEG needs for this point's SSIM (interpolated on the JPEG curve).
+    pub jpeg_bpp_at_ssim: Option<f64>,
+    /// The same for the coded data alone (JPEG's curve of payload bits).
+    pub jpeg_payload_bpp_at_ssim: Option<f64>,
+}
+
+/// The sweep's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RdResult {
+    /// The image folder.
+    pub images: PathBuf,
+    /// Images in it.
+    pub count: usize,
+    /// JPEG points, by quality.
+    pub jpeg: Vec<RdPoint>,
+    /// Model points, by bits per pixel.
+    pub models: Vec<RdPoint>,
+    /// BD-rate of niclab vs JPEG at equal PSNR, percent (negative: fewer bits).
+    pub bd_rate_psnr: Option<f64>,
+    /// BD-rate of niclab vs JPEG at equal SSIM, percent.
+    pub bd_rate_ssim: Option<f64>,
+    /// Why a BD-rate is missing, if one is.
+    pub bd_note: Option<String>,
+}
+
+/// Bytes of `.nic` framing around the payload.
+const FRAMING: usize = HEADER_LEN + CHECKSUM_LEN;
+
+fn bpp(bytes: usize, img: &RgbImage) -> f64 {
+    bytes as f64 * 8.0 / (img.width() as f64 * img.height() as f64)
+}
+
+/// Scores every model in `models` (checkpoints, run folders, experiment files or run names)
+/// and every JPEG quality on `opts.images`.
+pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
+    if models.is_empty() {
+        bail!("give at least one trained model");
+    }
+    if opts.jpeg.len() < 2 {
+        bail!("give at least 2 JPEG qualities for the anchor curve");
+    }
+    let (_, originals) = load_images(&opts.images)?;
+    let refs: Vec<&RgbImage> = originals.iter().collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+
+    let jb = bar(opts.jpeg.len() * refs.len(), "JPEG");
+    let mut jpeg = Vec::new();
+    for &q in &opts.jpeg {
+        let pass = jpeg_pass(&refs, q, &jb)?;
+        let bpps: Vec<f64> = pass
+            .scores
+            .iter()
+            .zip(&originals)
+            .map(|(s, o)| bpp(s.bytes, o))
+            .collect();
+        let payload: Vec<f64> = pass
+            .files
+            .iter()
+            .zip(&originals)
+            .map(|(f, o)| bpp(entropy_coded_len(f).unwrap_or(f.len()), o))
+            .collect();
+        jpeg.push(RdPoint {
+            codec: "jpeg".into(),
+            setting: format!("q{q}"),
+            lambda: None,
+            bpp: mean(&bpps),
+            payload_bpp: mean(&payload),
+            psnr: mean(&pass.scores.iter().map(|s| s.psnr).collect::<Vec<_>>()),
+            ssim: mean(&pass.scores.iter().map(|s| s.ssim).collect::<Vec<_>>()),
+            bytes: pass.scores.iter().map(|s| s.bytes).sum(),
+            jpeg_bpp_at_ssim: None,
+            jpeg_payload_bpp_at_ssim: None,
+        });
+    }
+    jb.finish_and_clear();
+    let jpeg_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.bpp, p.ssim)).collect();
+    let jpeg_payload_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.payload_bpp, p.ssim)).collect();
+
+    let mut points = Vec::new();
+    for target in models {
+        let s = Session::open(target, &opts.checkpoints, opts.backend, opts.device)
+            .with_context(|| format!("model {}", target.display()))?;
+        let ck = crate::train::checkpoint::Checkpoint::load(&s.checkpoint)?;
+        let exp = &ck.meta.experiment;
+        let ab = bar(refs.len(), exp.name());
+        let recon = reconstruct(
+            &s.model,
+            Some(&s.coder),
+            &refs,
+            s.batch_size,
+            s.coder.scale,
+            &s.device,
+            &ab,
+        )?;
+        ab.finish_and_clear();
+        let items: Vec<usize> = (0..refs.len()).collect();
+        let scores = par_map(
+            &items,
+            || Ok(()),
+            |_, _, &i| {
+                let r = &recon[i];
+                Ok((
+                    bpp(r.stored.len(), &originals[i]),
+                    psnr(&originals[i], &r.image)?,
+                    ssim(&originals[i], &r.image)?,
+                    bpp(r.stored.len().saturating_sub(FRAMING), &originals[i]),
+                ))
+            },
+        )?;
+        let ssim_mean = mean(&scores.iter().map(|s| s.2).collect::<Vec<_>>());
+        points.push(RdPoint {
+            codec: "niclab".into(),
+            setting: exp.name().to_string(),
+            lambda: (exp.loss.rate > 0.0).then_some(exp.loss.rate),
+            bpp: mean(&scores.iter().map(|s| s.0).collect::<Vec<_>>()),
+            payload_bpp: mean(&scores.iter().map(|s| s.3).collect::<Vec<_>>()),
+            psnr: mean(&scores.iter().map(|s| s.1).collect::<Vec<_>>()),
+            ssim: ssim_mean,
+            bytes: recon.iter().map(|r| r.stored.len()).sum(),
+            jpeg_bpp_at_ssim: rate_at(&jpeg_ssim, ssim_mean),
+            jpeg_payload_bpp_at_ssim: rate_at(&jpeg_payload_ssim, ssim_mean),
+        });
+        eprintln!(
+            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}",
+            exp.name(),
+            points.last().map_or(0.0, |p| p.bpp),
+            points.last().map_or(0.0, |p| p.psnr),
+            ssim_mean
+        );
+    }
+    points.sort_by(|a, b| a.bpp.total_cmp(&b.bpp));
+
+    let curve = |pts: &[RdPoint], f: fn(&RdPoint) -> f64| -> Vec<(f64, f64)> {
+        pts.iter().map(|p| (p.bpp, f(p))).collect()
+    };
+    let (mut bd_psnr, mut bd_ssim, mut bd_note) = (None, None, None);
+    if points.len() < 2 {
+        bd_note = Some("BD-rate needs 2 or more models (one curve point each)".into());
+    } else {
+        for (slot, f) in [
+            (&mut bd_psnr, (|p: &RdPoint| p.psnr) as fn(&RdPoint) -> f64),
+            (&mut bd_ssim, |p: &RdPoint| p.ssim),
+        ] {
+            match bd_rate(&curve(&jpeg, f), &curve(&points, f)) {
+                Ok(v) => *slot = Some(v),
+                Err(e) => bd_note = Some(format!("BD-rate not computed: {e}")),
+            }
+        }
+    }
+    Ok(RdResult {
+        images: opts.images.clone(),
+        count: refs.len(),
+        jpeg,
+        models: points,
+        bd_rate_psnr: bd_psnr,
+        bd_rate_ssim: bd_ssim,
+        bd_note,
+    })
+}
+
+/// CSV file of every point.
+pub const CSV_FILE: &str = "rd.csv";
+
+/// Writes `rd.csv`, `rd.json`, `report.md`, `plots/rd-psnr.png`, `plots/rd-ssim.png` and
+/// the curves as TensorBoard scalars (step = bits per pixel × 1000) into `out`.
+pub fn write(r: &RdResult, out: &Path) -> Result<()> {
+    fs::create_dir_all(out.join("plots"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut csv = String::from(
+        "codec,setting,lambda,bpp,payload_bpp,psnr,ssim,bytes,jpeg_bpp_at_ssim,\
+         jpeg_payload_bpp_at_ssim\n",
+    );
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for p in r.jpeg.iter().chain(&r.models) {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{}",
+            p.codec,
+            p.setting,
+            opt(p.lambda),
+            p.bpp,
+            p.payload_bpp,
+            p.psnr,
+            p.ssim,
+            p.bytes,
+            opt(p.jpeg_bpp_at_ssim),
+            opt(p.jpeg_payload_bpp_at_ssim)
+        );
+    }
+    write_atomic(&out.join(CSV_FILE), csv.as_bytes())?;
+    let json = serde_json::to_string_pretty(r).context("cannot serialise the result")?;
+    write_atomic(&out.join("rd.json"), json.as_bytes())?;
+    write_atomic(&out.join("report.md"), report(r).as_bytes())?;
+
+    let series = |f: fn(&RdPoint) -> f64| {
+        vec![
+            Series {
+                name: "JPEG (libjpeg-turbo)".into(),
+                colour: JPEG_COLOUR,
+                points: r.jpeg.iter().map(|p| (p.bpp, f(p))).collect(),
+                dots: true,
+            },
+            Series {
+                name: "niclab".into(),
+                colour: AE_COLOUR,
+                points: r.models.iter().map(|p| (p.bpp, f(p))).collect(),
+                dots: true,
+            },
+        ]
+    };
+    xy_plot(
+        &out.join("plots/rd-psnr.png"),
+        "Rate-distortion: PSNR",
+        ("bits per pixel", "PSNR (dB)"),
+        &series(|p| p.psnr),
+    )?;
+    xy_plot(
+        &out.join("plots/rd-ssim.png"),
+        "Rate-distortion: SSIM",
+        ("bits per pixel", "SSIM"),
+        &series(|p| p.ssim),
+    )?;
+
+    let old = event_files(out)?;
+    let mut board = Board::open(out, None)?;
+    for f in old {
+        fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
+    }
+    for p in r.jpeg.iter().chain(&r.models) {
+        let step = (p.bpp * 1000.0).round() as u64;
+        board.scalar(&format!("rd/psnr_{}", p.codec), p.psnr, step);
+        board.scalar(&format!("rd/ssim_{}", p.codec), p.ssim, step);
+    }
+    board.flush();
+    Ok(())
+}
+
+/// The Markdown report: both curves' points, the BD-rates, JPEG's bits at each model's SSIM.
+pub fn report(r: &RdResult) -> String {
+    let mut m = String::new();
+    let _ = writeln!(
+        m,
+        "# Rate-distortion: niclab vs JPEG\n\n{} images from `{}`. Bits per pixel are file \
+         bytes x 8 / pixels, averaged over images: whole `.nic` files (header and checksum \
+         included) and whole JPEG files (libjpeg-turbo, 4:2:0).\n",
+        r.count,
+        r.images.display()
+    );
+    let _ = writeln!(
+        m,
+        "| codec | setting | bpp | payload bpp | PSNR (dB) | SSIM | JPEG bpp at this SSIM \
+         (files / payload) | JPEG / niclab bits (files / payload) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for p in &r.models {
+        let pair = |a: Option<f64>, b: Option<f64>, f: &dyn Fn(f64, f64) -> String| match (a, b) {
+            (Some(a), Some(b)) => f(a, b),
+            _ => "out of JPEG's range".to_string(),
+        };
+        let at = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
+            format!("{a:.4} / {b:.4}")
+        });
+        let ratio = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
+            format!("{:.2}x / {:.2}x", a / p.bpp, b / p.payload_bpp)
+        });
+        let _ = writeln!(
+            m,
+            "| niclab | {}{} | {:.4} | {:.4} | {:.2} | {:.4} | {at} | {ratio} |",
+            p.setting,
+            p.lambda.map(|l| format!(" (λ = {l})")).unwrap_or_default(),
+            p.bpp,
+            p.payload_bpp,
+            p.psnr,
+            p.ssim
+        );
+    }
+    for p in &r.jpeg {
+        let _ = writeln!(
+            m,
+            "| JPEG | {} | {:.4} | {:.4} | {:.2} | {:.4} | | |",
+            p.setting, p.bpp, p.payload_bpp, p.psnr, p.ssim
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\nPayload: the coded data alone, without JPEG's headers (quantisation and Huffman \
+         tables, about 620 bytes a file) or the 42 bytes of `.nic` framing; on small images \
+         the headers are a large part of a JPEG file."
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:+.1} %"));
+    let _ = writeln!(
+        m,
+        "\nBD-rate of niclab vs JPEG (Bjøntegaard, PCHIP interpolation of log-rate; negative \
+         = fewer bits for the same quality): PSNR {}, SSIM {}.",
+        pct(r.bd_rate_psnr),
+        pct(r.bd_rate_ssim)
+    );
+    if let Some(note) = &r.bd_note {
+        let _ = writeln!(m, "\n{note}.");
+    }
+    let _ = writeln!(
+        m,
+        "\n![PSNR](plots/rd-psnr.png)\n\n![SSIM](plots/rd-ssim.png)"
+    );
+    m
+}
