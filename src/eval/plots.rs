@@ -104,6 +104,14 @@ pub fn xy_plot(path: &Path, title: &str, labels: (&str, &str), series: &[Series]
         let (lo, hi) = span(&mut finite.iter().map(|p| p.1));
         let pad = ((hi - lo) * 0.05).max(1e-3);
         let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
+        // Image indices and depths are whole numbers; bits per pixel are not.
+        let whole = finite.iter().all(|p| p.0.fract() == 0.0);
+        let digits = match x_hi - x_lo {
+            _ if whole => 0,
+            d if d >= 20.0 => 0,
+            d if d >= 2.0 => 1,
+            _ => 2,
+        };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 20))
             .margin(12)
@@ -114,7 +122,7 @@ pub fn xy_plot(path: &Path, title: &str, labels: (&str, &str), series: &[Series]
         chart
             .configure_mesh()
             .x_desc(labels.0)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_label_formatter(&|x| format!("{x:.digits$}"))
             .y_desc(labels.1)
             .label_style((FONT, 13))
             .draw()
@@ -141,8 +149,12 @@ pub fn xy_plot(path: &Path, title: &str, labels: (&str, &str), series: &[Series]
                     .map_err(draw_err)?;
             }
         }
-        // Per-image curves leave the lower right freest; curves over depth fall to the right.
-        let legend = if series.iter().any(|s| s.dots) {
+        // Per-image curves and rising curves (rate-distortion) leave the lower right
+        // freest; curves over depth fall to the right.
+        let falls = series.first().is_some_and(
+            |s| matches!((s.points.first(), s.points.last()), (Some(a), Some(b)) if b.1 < a.1),
+        );
+        let legend = if series.iter().any(|s| s.dots) && falls {
             SeriesLabelPosition::UpperRight
         } else {
             SeriesLabelPosition::LowerRight

@@ -86,7 +86,9 @@ pub struct RdResult {
     pub bd_rate_psnr: Option<f64>,
     /// BD-rate of niclab vs JPEG at equal SSIM, percent.
     pub bd_rate_ssim: Option<f64>,
-    /// Why a BD-rate is missing, if one is.
+    /// The same on the coded data alone (JPEG without its headers, `.nic` without framing).
+    pub bd_rate_ssim_payload: Option<f64>,
+    /// Models left out of a BD-rate curve, and why a BD-rate is missing, if one is.
     pub bd_note: Option<String>,
 }
 
@@ -197,23 +199,32 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     }
     points.sort_by(|a, b| a.bpp.total_cmp(&b.bpp));
 
-    let curve = |pts: &[RdPoint], f: fn(&RdPoint) -> f64| -> Vec<(f64, f64)> {
-        pts.iter().map(|p| (p.bpp, f(p))).collect()
-    };
-    let (mut bd_psnr, mut bd_ssim, mut bd_note) = (None, None, None);
-    if points.len() < 2 {
-        bd_note = Some("BD-rate needs 2 or more models (one curve point each)".into());
-    } else {
-        for (slot, f) in [
-            (&mut bd_psnr, (|p: &RdPoint| p.psnr) as fn(&RdPoint) -> f64),
-            (&mut bd_ssim, |p: &RdPoint| p.ssim),
-        ] {
-            match bd_rate(&curve(&jpeg, f), &curve(&points, f)) {
-                Ok(v) => *slot = Some(v),
-                Err(e) => bd_note = Some(format!("BD-rate not computed: {e}")),
+    type Metric = fn(&RdPoint) -> f64;
+    let (psnr_of, ssim_of): (Metric, Metric) = (|p| p.psnr, |p| p.ssim);
+    let (files, payload): (Metric, Metric) = (|p| p.bpp, |p| p.payload_bpp);
+    let mut notes = Vec::new();
+    let mut bd = |rate: Metric, quality: Metric, what: &str| -> Option<f64> {
+        let anchor: Vec<(f64, f64)> = jpeg.iter().map(|p| (rate(p), quality(p))).collect();
+        let (front, dropped) = pareto_front(&points, rate, quality);
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "{what}: left out of niclab's curve as beaten on both rate and quality by \
+                 another model: {}",
+                dropped.join(", ")
+            ));
+        }
+        match bd_rate(&anchor, &front) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                notes.push(format!("{what}: BD-rate not computed: {e}"));
+                None
             }
         }
-    }
+    };
+    let bd_psnr = bd(files, psnr_of, "PSNR");
+    let bd_ssim = bd(files, ssim_of, "SSIM");
+    let bd_ssim_payload = bd(payload, ssim_of, "SSIM on payloads");
+    let bd_note = (!notes.is_empty()).then(|| notes.join("; "));
     Ok(RdResult {
         images: opts.images.clone(),
         count: refs.len(),
@@ -221,8 +232,35 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
         models: points,
         bd_rate_psnr: bd_psnr,
         bd_rate_ssim: bd_ssim,
+        bd_rate_ssim_payload: bd_ssim_payload,
         bd_note,
     })
+}
+
+/// The models' points that no other model beats on both rate and quality (a BD-rate needs
+/// a curve on which more bits buy more quality), as (rate, quality); and the names of
+/// those left out.
+fn pareto_front(
+    points: &[RdPoint],
+    rate: fn(&RdPoint) -> f64,
+    quality: fn(&RdPoint) -> f64,
+) -> (Vec<(f64, f64)>, Vec<String>) {
+    let mut front = Vec::new();
+    let mut dropped = Vec::new();
+    for p in points {
+        let beaten = points.iter().any(|o| {
+            !std::ptr::eq(o, p)
+                && rate(o) <= rate(p)
+                && quality(o) >= quality(p)
+                && (rate(o) < rate(p) || quality(o) > quality(p))
+        });
+        if beaten {
+            dropped.push(p.setting.clone());
+        } else {
+            front.push((rate(p), quality(p)));
+        }
+    }
+    (front, dropped)
 }
 
 /// CSV file of every point.
@@ -357,10 +395,12 @@ pub fn report(r: &RdResult) -> String {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:+.1} %"));
     let _ = writeln!(
         m,
-        "\nBD-rate of niclab vs JPEG (Bjøntegaard, PCHIP interpolation of log-rate; negative \
-         = fewer bits for the same quality): PSNR {}, SSIM {}.",
+        "\nBD-rate of niclab vs JPEG (Bjøntegaard, PCHIP interpolation of log-rate over the \
+         quality range both cover; negative = fewer bits for the same quality), whole files: \
+         PSNR {}, SSIM {}; payloads only: SSIM {}.",
         pct(r.bd_rate_psnr),
-        pct(r.bd_rate_ssim)
+        pct(r.bd_rate_ssim),
+        pct(r.bd_rate_ssim_payload)
     );
     if let Some(note) = &r.bd_note {
         let _ = writeln!(m, "\n{note}.");
@@ -370,4 +410,37 @@ pub fn report(r: &RdResult) -> String {
         "\n![PSNR](plots/rd-psnr.png)\n\n![SSIM](plots/rd-ssim.png)"
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(setting: &str, bpp: f64, ssim: f64) -> RdPoint {
+        RdPoint {
+            codec: "niclab".into(),
+            setting: setting.into(),
+            lambda: None,
+            bpp,
+            payload_bpp: bpp,
+            psnr: 0.0,
+            ssim,
+            bytes: 0,
+            jpeg_bpp_at_ssim: None,
+            jpeg_payload_bpp_at_ssim: None,
+        }
+    }
+
+    #[test]
+    fn the_front_drops_models_beaten_on_rate_and_quality() {
+        let pts = [
+            point("a", 0.1, 0.70),
+            point("b", 0.25, 0.79),
+            point("c", 0.43, 0.77),
+            point("d", 0.76, 0.83),
+        ];
+        let (front, dropped) = pareto_front(&pts, |p| p.bpp, |p| p.ssim);
+        assert_eq!(front, vec![(0.1, 0.70), (0.25, 0.79), (0.76, 0.83)]);
+        assert_eq!(dropped, vec!["c".to_string()]);
+    }
 }
