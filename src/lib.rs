@@ -8,6 +8,7 @@ pub mod backend;
 pub mod board;
 pub mod codec;
 pub mod config;
+pub mod cpu_encoder;
 pub mod data;
 pub mod eval;
 pub mod loss;

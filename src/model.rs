@@ -100,6 +100,24 @@ impl Autoencoder {
         })
     }
 
+    /// The encoder's layers in order, as plain values: for inference paths that run the
+    /// convolutions their own way ([`crate::cpu_encoder`]).
+    pub fn encoder_layers(&self) -> impl Iterator<Item = EncoderLayer> + '_ {
+        let last = self.encoder.len() - 1;
+        let linear = self.prior.is_some();
+        self.encoder
+            .iter()
+            .enumerate()
+            .map(move |(i, conv)| EncoderLayer {
+                weight: conv.weight.val(),
+                bias: conv.bias.as_ref().map(|b| b.val()),
+                stride: conv.stride[0],
+                // Built with symmetric explicit padding of kernel / 2 (see `new`).
+                pad: conv.kernel_size[0] / 2,
+                relu: !(i == last && linear),
+            })
+    }
+
     /// The entropy model, for `entropy = "factorized"` models.
     pub fn prior(&self) -> Option<&FactorizedPrior> {
         self.prior.as_ref()
@@ -177,6 +195,21 @@ impl Autoencoder {
         self.visit(&mut c);
         c.0
     }
+}
+
+/// One encoder convolution: `y = W * x + b` over `x` zero-padded by `pad` on every side,
+/// then a ReLU unless `relu` is false.
+pub struct EncoderLayer {
+    /// `[c_out, c_in, k, k]`.
+    pub weight: Tensor<4>,
+    /// `[c_out]`.
+    pub bias: Option<Tensor<1>>,
+    /// Stride, both directions.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub pad: usize,
+    /// Whether a ReLU follows.
+    pub relu: bool,
 }
 
 /// A trainable parameter of `shape` drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).

@@ -12,7 +12,7 @@ use super::finalize::coder;
 use super::{Coder, crop_image, pad, padded, to_vec};
 use crate::backend;
 use crate::config::{Backend, DeviceSpec};
-use crate::data::batches::images_to_tensor;
+use crate::cpu_encoder::ImageEncoder;
 use crate::data::images::{list_images, load_rgb};
 use crate::eval::bar;
 use crate::eval::source::ModelSource;
@@ -65,7 +65,7 @@ impl Session {
 /// Encodes `images` (all the same size) into `.nic` files; also returns the dequantised
 /// latent batch, which decodes to exactly what the files decompress to.
 pub fn compress_batch(
-    model: &Autoencoder,
+    encoder: &ImageEncoder,
     coder: &Coder,
     images: &[&RgbImage],
     device: &Device,
@@ -79,7 +79,7 @@ pub fn compress_batch(
     let (pw, ph) = padded(w, h, coder.scale);
     let grown: Vec<RgbImage> = images.iter().map(|i| pad(i, pw, ph)).collect();
     let refs: Vec<&RgbImage> = grown.iter().collect();
-    let z = model.encode(images_to_tensor(&refs, device));
+    let z = encoder.encode(&refs)?;
     let [n, c, lh, lw] = z.dims();
     let latent = to_vec(z, "latent")?;
     let per = c * lh * lw;
@@ -166,6 +166,7 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         vec![(input.to_path_buf(), output.to_path_buf())]
     };
     let bar = bar(jobs.len(), "compressing");
+    let encoder = ImageEncoder::new(&s.model, &s.device)?;
     let mut totals = Totals::default();
     for chunk in batches(&jobs, s.batch_size, |(src, _)| {
         image::image_dimensions(src).unwrap_or((0, 0))
@@ -175,7 +176,7 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
             .map(|(src, _)| load_rgb(src))
             .collect::<Result<_>>()?;
         let refs: Vec<&RgbImage> = images.iter().collect();
-        let (files, _) = compress_batch(&s.model, &s.coder, &refs, &s.device)?;
+        let (files, _) = compress_batch(&encoder, &s.coder, &refs, &s.device)?;
         for ((src, dst), bytes) in chunk.iter().zip(files) {
             write_file(dst, &bytes)?;
             totals.files += 1;

@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 use crate::codec::files::{batches, compress_batch, decode_latents};
 use crate::codec::{Coder, pad, padded, to_vec};
 use crate::config::Storage;
-use crate::data::batches::images_to_tensor;
+use crate::cpu_encoder::ImageEncoder;
 use crate::model::Autoencoder;
 
 /// A sentence for reports on how the autoencoder's bytes were counted.
@@ -55,13 +55,14 @@ pub fn reconstruct(
     bar: &ProgressBar,
 ) -> Result<Vec<Reconstruction>> {
     let mut out = Vec::with_capacity(images.len());
+    let encoder = ImageEncoder::new(model, device)?;
     for chunk in batches(images, batch_size, |img| img.dimensions()) {
         let (w, h) = chunk[0].dimensions();
         let n = chunk.len();
         let t = Instant::now();
         let (stored, recon) = match coder {
             Some(coder) => {
-                let (files, latents) = compress_batch(model, coder, chunk, device)?;
+                let (files, latents) = compress_batch(&encoder, coder, chunk, device)?;
                 let recon = decode_latents(model, latents, padded(w, h, scale), (w, h))?;
                 (files, recon)
             }
@@ -69,7 +70,7 @@ pub fn reconstruct(
                 let (pw, ph) = padded(w, h, scale);
                 let grown: Vec<RgbImage> = chunk.iter().map(|img| pad(img, pw, ph)).collect();
                 let refs: Vec<&RgbImage> = grown.iter().collect();
-                let z = model.encode(images_to_tensor(&refs, device));
+                let z = encoder.encode(&refs)?;
                 let latent = to_vec(z.clone(), "latent")?;
                 let recon = decode_latents(model, z, (pw, ph), (w, h))?;
                 let per = latent.len() / n;
