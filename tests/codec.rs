@@ -269,6 +269,22 @@ fn damaged_truncated_and_foreign_files_fail_cleanly() {
         &["decompress", "--model", "ck/tiny", "plain", "plain-dec"],
         root,
     );
+    // Stray files in a folder are named, not skipped: both ways, nothing written.
+    std::fs::write(root.join("images/notes.txt"), "not an image").unwrap();
+    std::fs::write(root.join("plain/notes.txt"), "not a .nic file").unwrap();
+    for (cmd, from, to, message) in [
+        ("compress", "images", "stray-nic", "not images"),
+        ("decompress", "plain", "stray-png", "not .nic files"),
+    ] {
+        let (code, _, err) = common::niclab(&[cmd, "--model", "ck/tiny", from, to], root);
+        assert_eq!(code, 1, "{cmd}: {err}");
+        assert!(
+            err.contains(message) && err.contains("notes.txt"),
+            "{cmd}: {err}"
+        );
+        assert!(!root.join(to).exists(), "{cmd} wrote output");
+    }
+    std::fs::remove_file(root.join("images/notes.txt")).unwrap();
     let t: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("ck/tiny/best.tables.json")).unwrap(),
     )

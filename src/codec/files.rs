@@ -196,9 +196,18 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         let mut files = Vec::new();
         for entry in WalkDir::new(input).sort_by_file_name() {
             let entry = entry.with_context(|| format!("cannot list {}", input.display()))?;
-            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "nic") {
-                files.push(entry.into_path());
+            if !entry.file_type().is_file() {
+                continue;
             }
+            // As compress does with non-images: a stray file is named, never skipped silently.
+            if entry.path().extension().is_none_or(|e| e != "nic") {
+                bail!(
+                    "{} holds files that are not .nic files, e.g. {}: move them out",
+                    input.display(),
+                    entry.path().display()
+                );
+            }
+            files.push(entry.into_path());
         }
         if files.is_empty() {
             bail!("{} holds no .nic files", input.display());
