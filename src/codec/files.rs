@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use image::RgbImage;
-use walkdir::WalkDir;
 
 use super::finalize::coder;
 use super::{Coder, crop_image, pad, padded, to_vec};
 use crate::backend;
 use crate::config::{Backend, DeviceSpec};
 use crate::cpu_encoder::ImageEncoder;
-use crate::data::images::{list_images, load_rgb};
+use crate::data::images::{IMAGE_EXTENSIONS, list_files, load_rgb};
 use crate::eval::bar;
 use crate::eval::source::ModelSource;
 use crate::model::Autoencoder;
@@ -150,17 +149,7 @@ pub struct Totals {
 /// folder `output` (same relative paths, `.nic` extension).
 pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
     let jobs = if input.is_dir() {
-        let (files, others) = list_images(input)?;
-        if !others.is_empty() {
-            bail!(
-                "{} holds files that are not images (png, jpg, jpeg, webp), e.g. {}: move them out",
-                input.display(),
-                others[0].display()
-            );
-        }
-        if files.is_empty() {
-            bail!("{} holds no images", input.display());
-        }
+        let files = only(input, &IMAGE_EXTENSIONS, "images (png, jpg, jpeg, webp)")?;
         mirror(&files, input, output, "nic")
     } else {
         vec![(input.to_path_buf(), output.to_path_buf())]
@@ -193,25 +182,7 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
 /// folder `input` into the folder `output` (same relative paths, `.png` extension).
 pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
     let jobs = if input.is_dir() {
-        let mut files = Vec::new();
-        for entry in WalkDir::new(input).sort_by_file_name() {
-            let entry = entry.with_context(|| format!("cannot list {}", input.display()))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            // As compress does with non-images: a stray file is named, never skipped silently.
-            if entry.path().extension().is_none_or(|e| e != "nic") {
-                bail!(
-                    "{} holds files that are not .nic files, e.g. {}: move them out",
-                    input.display(),
-                    entry.path().display()
-                );
-            }
-            files.push(entry.into_path());
-        }
-        if files.is_empty() {
-            bail!("{} holds no .nic files", input.display());
-        }
+        let files = only(input, &["nic"], ".nic files")?;
         mirror(&files, input, output, "png")
     } else {
         vec![(input.to_path_buf(), output.to_path_buf())]
@@ -266,6 +237,23 @@ pub fn batches<T, K: PartialEq>(items: &[T], size: usize, key: impl Fn(&T) -> K)
         start = end;
     }
     out
+}
+
+/// The files of the folder `dir` with one of `extensions`: a folder holding none, or any
+/// other file (named, never skipped silently), is an error.
+fn only(dir: &Path, extensions: &[&str], what: &str) -> Result<Vec<PathBuf>> {
+    let (files, others) = list_files(dir, extensions)?;
+    if let Some(stray) = others.first() {
+        bail!(
+            "{} holds files that are not {what}, e.g. {}: move them out",
+            dir.display(),
+            stray.display()
+        );
+    }
+    if files.is_empty() {
+        bail!("{} holds no {what}", dir.display());
+    }
+    Ok(files)
 }
 
 fn mirror(files: &[PathBuf], from: &Path, to: &Path, ext: &str) -> Vec<(PathBuf, PathBuf)> {

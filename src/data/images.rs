@@ -14,9 +14,13 @@ pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
 
 /// Whether `path` has one of [`IMAGE_EXTENSIONS`].
 pub fn is_image_path(path: &Path) -> bool {
+    has_extension(path, &IMAGE_EXTENSIONS)
+}
+
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// All image files under `dir`, sorted by path so every machine sees the same order.
@@ -28,20 +32,26 @@ pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             dir.display()
         );
     }
-    let mut images = Vec::new();
+    list_files(dir, &IMAGE_EXTENSIONS)
+}
+
+/// All files under `dir` with one of `extensions` (any case), sorted by path, and the other
+/// files seen.
+pub fn list_files(dir: &Path, extensions: &[&str]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut matching = Vec::new();
     let mut others = Vec::new();
     for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
         if !entry.file_type().is_file() {
             continue;
         }
-        if is_image_path(entry.path()) {
-            images.push(entry.into_path());
+        if has_extension(entry.path(), extensions) {
+            matching.push(entry.into_path());
         } else {
             others.push(entry.into_path());
         }
     }
-    Ok((images, others))
+    Ok((matching, others))
 }
 
 /// Decodes an image file to 8-bit RGB.
