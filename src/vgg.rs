@@ -21,7 +21,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Bytes, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::data::prepare::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::onnx::{OnnxTensor, initializers};
 use crate::train::checkpoint::write_atomic;
 

@@ -437,9 +437,35 @@ fn rd_curves_and_bd_rate() {
         "report.md",
         "plots/rd-psnr.png",
         "plots/rd-ssim.png",
+        "plots/rd-delta-e.png",
     ] {
         assert!(root.join("rd").join(f).is_file(), "{f}");
     }
+    // Colour: each point's ΔE00 is the mean over the decoded files (the model's here).
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    ok(
+        &["decompress", "--model", "ck/hi", "nic-hi", "dec-hi"],
+        root,
+    );
+    let mut de = 0.0;
+    for i in 0..SIZES.len() {
+        let a = image::open(root.join(format!("images/img{i}.png")))
+            .unwrap()
+            .to_rgb8();
+        let b = image::open(root.join(format!("dec-hi/img{i}.png")))
+            .unwrap()
+            .to_rgb8();
+        de += niclab::metrics::colour::colour(&a, &b).unwrap().delta_e / SIZES.len() as f64;
+    }
+    assert!((col(hi, at("delta_e")) - de).abs() < 1e-9, "{hi:?} vs {de}");
+    // JPEG gets more colour right with more bits.
+    let jde: Vec<f64> = rows
+        .iter()
+        .filter(|r| r[0] == "jpeg")
+        .map(|r| col(r, at("delta_e")))
+        .collect();
+    assert!(jde[0] > jde[2], "{jde:?}");
     let events = common::python_json("tests/read_events.py", &root.join("rd"));
     assert_eq!(
         events["scalars"]["rd/psnr_jpeg"].as_array().unwrap().len(),
@@ -451,6 +477,13 @@ fn rd_curves_and_bd_rate() {
             .unwrap()
             .len(),
         2
+    );
+    assert_eq!(
+        events["scalars"]["rd/delta_e_jpeg"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
     );
 }
 

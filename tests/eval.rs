@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use burn::prelude::*;
 use niclab::config::{Experiment, Storage};
-use niclab::data::prepare::sha256_hex;
+use niclab::digest::sha256_hex;
 use niclab::eval::jpeg::{JpegCodec, Quality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{psnr, ssim};
@@ -154,6 +154,13 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
         let s: f64 = r[9].parse().unwrap();
         assert!((psnr(&img, &decoded).unwrap() - p).abs() < 1e-5, "{r:?}");
         assert!((ssim(&img, &decoded).unwrap() - s).abs() < 1e-7, "{r:?}");
+        // Colour columns: ΔE00 and Y/Cb/Cr PSNRs of the same files, for both codecs.
+        let c = niclab::metrics::colour::colour(&img, &decoded).unwrap();
+        let col: Vec<f64> = r[11..15].iter().map(|v| v.parse().unwrap()).collect();
+        assert!(c.delta_e > 0.0, "{r:?}");
+        for (got, want) in col.iter().zip([c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr]) {
+            assert!((got - want).abs() < 1e-5, "{r:?}: {got} vs {want}");
+        }
     }
 
     // summary.json and report.md.
@@ -164,11 +171,23 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     assert_eq!(summary["jpeg"][0]["chosen_by"], "match-ssim");
     assert_eq!(summary["jpeg"][0]["quality"], chosen);
     assert!((summary["autoencoder"]["ssim"].as_f64().unwrap() - target).abs() < 1e-12);
+    for codec in [&summary["autoencoder"], &summary["jpeg"][0]] {
+        assert!(
+            codec["colour"]["delta_e"].as_f64().unwrap() > 0.0,
+            "{codec}"
+        );
+        assert!(
+            codec["colour"]["psnr_cr"].as_f64().unwrap() > 10.0,
+            "{codec}"
+        );
+    }
     assert!(summary["timing"]["total"].as_f64().unwrap() > 0.0);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in [
         "| mean PSNR (dB) |",
         "| mean SSIM |",
+        "| mean ΔE00 (CIEDE2000) |",
+        "| mean PSNR Y / Cb / Cr (dB) |",
         "| mean compression ratio |",
         "| mean time per image (s) |",
         "| total time (s) |",
@@ -204,6 +223,28 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
     for tag in niclab::eval::tensorboard::PER_IMAGE_TAGS {
         assert_eq!(ev["scalars"][tag].as_array().unwrap().len(), N, "{tag}");
     }
+    let jpeg_de: Vec<f64> = rows
+        .iter()
+        .filter(|r| r[3] == "jpeg")
+        .map(|r| r[11].parse().unwrap())
+        .collect();
+    for (p, want) in ev["scalars"]["eval/delta_e_jpeg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&jpeg_de)
+    {
+        assert!(
+            (p[1].as_f64().unwrap() - want).abs() < 1e-4,
+            "{p} vs {want}"
+        );
+    }
+    assert!(
+        ev["scalars"]["hparams/test_delta_e"][0][1]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     let step = ck_file.meta.step;
     let q = &ev["scalars"]["hparams/jpeg_quality"][0];
     assert_eq!(

@@ -37,6 +37,16 @@ fn files_give_psnr_ssim_and_perceptual() {
         (v["ssim"].as_f64().unwrap() - 0.9485089864625854).abs() < 1e-5,
         "{v}"
     );
+    // Colour: scikit-image's mean CIEDE2000 and numpy's Y/Cb/Cr PSNRs of this pair
+    // (tests/colour_reference.py, to 1e-6).
+    for (key, want) in [
+        ("delta_e", 0.9860669789248919),
+        ("psnr_y", 42.004457421482904),
+        ("psnr_cb", 47.423009237714744),
+        ("psnr_cr", 41.23246209212758),
+    ] {
+        assert!((v[key].as_f64().unwrap() - want).abs() < 1e-6, "{key}: {v}");
+    }
     let p20 = v["perceptual"].as_f64().unwrap();
     let v75 = json(&metrics(&[
         &a,
@@ -54,7 +64,10 @@ fn files_give_psnr_ssim_and_perceptual() {
     let text = metrics(&[&a, &format!("{F}/Kite_x0640_y0512_q20.png")]);
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(
-        text.starts_with("PSNR 38.6263 dB  SSIM 0.948509  perceptual "),
+        text.starts_with(
+            "PSNR 38.6263 dB  SSIM 0.948509  dE00 0.9861  PSNR Y/Cb/Cr 42.00/47.42/41.23 dB  \
+             perceptual "
+        ),
         "{text}"
     );
 }

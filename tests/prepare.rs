@@ -93,7 +93,7 @@ fn test_set_is_deterministic_even_and_verifiable() {
     let out = dir.path().join("test-set");
     let rows = prepare_test_set(&raw, &out, SPEC).unwrap();
     assert_eq!(rows.len(), 60);
-    verify_test_set(&out, &rows, 16).unwrap();
+    verify_test_set(&out, &rows, Some((16, 16))).unwrap();
 
     // Spread: Picture_1A (20x32 after halving: 2 cells) gives all it has, the others 2 or 3.
     let mut per: BTreeMap<&str, usize> = BTreeMap::new();
@@ -125,14 +125,16 @@ fn test_set_is_deterministic_even_and_verifiable() {
     let mut img = image::open(&victim).unwrap().to_rgb8();
     img.get_pixel_mut(3, 3).0[0] ^= 1;
     img.save(&victim).unwrap();
-    let err = verify_test_set(&out, &rows, 16).unwrap_err().to_string();
+    let err = verify_test_set(&out, &rows, Some((16, 16)))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(&rows[7].crop) && err.contains("pixels differ"),
         "{err}"
     );
     std::fs::remove_file(&victim).unwrap();
     assert!(
-        verify_test_set(&out, &rows, 16)
+        verify_test_set(&out, &rows, Some((16, 16)))
             .unwrap_err()
             .to_string()
             .contains("59 images")

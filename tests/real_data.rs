@@ -1,5 +1,5 @@
-//! The real datasets made by `make data`: the 1000 test crops match the committed manifest,
-//! and no training photo is a test photo. `make test` runs `make data` first.
+//! The real datasets made by `make data`: the 1000 test crops and the 24 full-size test
+//! photos match their committed manifests, and no training photo is a test photo. `make test` runs `make data` first.
 
 mod common;
 
@@ -30,7 +30,27 @@ fn test_1000_matches_the_manifest_pixel_for_pixel() {
         dir.is_dir(),
         "datasets/test-1000 is missing: run `make data` (make test does)"
     );
-    verify_test_set(dir, &manifest(), TEST_1000.crop).unwrap();
+    verify_test_set(dir, &manifest(), Some((TEST_1000.crop, TEST_1000.crop))).unwrap();
+}
+
+#[test]
+fn test_photos_match_their_manifest_and_the_crops_photos() {
+    let path = Path::new("datasets/test-photos.tsv");
+    let rows = parse_manifest(&std::fs::read_to_string(path).unwrap(), path).unwrap();
+    assert_eq!(rows.len(), 24);
+    verify_test_set(Path::new("datasets/test-photos"), &rows, None).unwrap();
+    // The same 24 source files as the crops, so neither test set meets the training set.
+    let crops: HashSet<String> = manifest().into_iter().map(|r| r.source_sha256).collect();
+    let photos: HashSet<String> = rows.iter().map(|r| r.source_sha256.clone()).collect();
+    assert_eq!(crops, photos);
+    let big = rows
+        .iter()
+        .filter(|r| {
+            let img = image::open(Path::new("datasets/test-photos").join(&r.crop)).unwrap();
+            (img.width(), img.height()) == (768, 512)
+        })
+        .count();
+    assert_eq!(big, 23, "all but Picture_1A are 768x512");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use burn::tensor::Device;
 use niclab::config::Experiment;
 use niclab::data::batches::{Batch, TrainingData};
-use niclab::data::prepare::sha256_hex;
+use niclab::digest::sha256_hex;
 use niclab::train::checkpoint::Checkpoint;
 use niclab::train::tensorboard::{SHOWN_CROPS, side_by_side};
 use niclab::train::{TrainOptions, model_from_checkpoint, train};

@@ -43,7 +43,15 @@ impl Session {
         backend: Option<Backend>,
         device: Option<DeviceSpec>,
     ) -> Result<Self> {
-        let source = ModelSource::resolve(target, checkpoints)?;
+        Self::from_source(ModelSource::resolve(target, checkpoints)?, backend, device)
+    }
+
+    /// The session of an already loaded checkpoint.
+    pub fn from_source(
+        source: ModelSource,
+        backend: Option<Backend>,
+        device: Option<DeviceSpec>,
+    ) -> Result<Self> {
         let exp = source.experiment();
         let dev = backend::device(
             backend.unwrap_or(exp.train.backend),

@@ -100,16 +100,30 @@ pub fn coder(source: &ModelSource, model: &Autoencoder, device: &Device) -> Resu
             f
         }
     };
+    Ok(Coder {
+        fingerprint: fingerprint(&file),
+        tables: file.tables,
+        scale: exp.model.scale(),
+    })
+}
+
+/// The fingerprint `.nic` files of these tables carry: SHA-256 over the weights' digest and
+/// the tables.
+fn fingerprint(file: &TablesFile) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(file.weights.as_bytes());
     h.update(serde_json::to_vec(&file.tables).unwrap_or_default());
     let mut fingerprint = [0u8; 8];
     fingerprint.copy_from_slice(&h.finalize()[..8]);
-    Ok(Coder {
-        tables: file.tables,
-        fingerprint,
-        scale: exp.model.scale(),
-    })
+    fingerprint
+}
+
+/// The fingerprint of the checkpoint whose tables file is `path`, without loading the model
+/// (`None` if there is no valid tables file there). Finds which model wrote a `.nic` file.
+pub fn stored_fingerprint(path: &Path) -> Option<[u8; 8]> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let file: TablesFile = serde_json::from_str(&text).ok()?;
+    (file.version == TABLES_VERSION).then(|| fingerprint(&file))
 }
 
 /// Tables for `model`: from its prior's densities, or, for a plain autoencoder, a uniform

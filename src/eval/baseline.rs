@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 use super::jpeg::{JpegCodec, Quality};
 use super::parallel::par_map;
 use super::{Scored, mean_of};
-use crate::metrics::{psnr, ssim};
+use crate::metrics::{colour, psnr, ssim};
 
 /// Every image at one JPEG quality.
 pub struct JpegPass {
@@ -47,6 +47,7 @@ pub fn jpeg_pass(originals: &[&RgbImage], q: Quality, bar: &ProgressBar) -> Resu
             psnr: psnr(o, &decoded)?,
             ssim: ssim(o, &decoded)?,
             seconds,
+            colour: None,
         };
         let metrics = t.elapsed().as_secs_f64();
         bar.inc(1);
@@ -65,6 +66,21 @@ pub fn jpeg_pass(originals: &[&RgbImage], q: Quality, bar: &ProgressBar) -> Resu
         pass.metrics_seconds += metrics;
     }
     Ok(pass)
+}
+
+/// Scores the colour of every image of `pass` (decoding its files again), on all cores.
+pub fn add_colour(pass: &mut JpegPass, originals: &[&RgbImage]) -> Result<()> {
+    let items: Vec<usize> = (0..originals.len()).collect();
+    let files = &pass.files;
+    let colours = par_map(&items, JpegCodec::new, |codec, _, &i| {
+        let decoded = codec.decode(&files[i])?;
+        colour::colour(originals[i], &decoded)
+    })
+    .with_context(|| format!("colour of JPEG at quality {}", pass.quality))?;
+    for (s, c) in pass.scores.iter_mut().zip(colours) {
+        s.colour = Some(c);
+    }
+    Ok(())
 }
 
 /// Images of the set used to estimate the matching quality before it is confirmed on all.

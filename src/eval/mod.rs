@@ -26,10 +26,10 @@ use crate::codec::finalize::coder;
 use crate::config::{Backend, DeviceSpec, Storage};
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::SSIM_WINDOW;
-use crate::metrics::{psnr, ssim};
+use crate::metrics::{Colour, colour, psnr, ssim};
 use crate::train::model_from_checkpoint;
 use autoencoder::{Reconstruction, reconstruct};
-use baseline::{JpegPass, jpeg_pass, match_ssim};
+use baseline::{JpegPass, add_colour, jpeg_pass, match_ssim};
 use jpeg::{Quality, QualityChoice};
 use parallel::par_map;
 use source::ModelSource;
@@ -88,11 +88,20 @@ pub struct Scored {
     pub ssim: f64,
     /// Encode + decode seconds (no file I/O, no metrics).
     pub seconds: f64,
+    /// ΔE00 and Y/Cb/Cr PSNRs; `None` on the JPEG passes of the quality search, which
+    /// only need SSIM (colour costs more than SSIM and PSNR together).
+    pub colour: Option<Colour>,
 }
 
 /// Mean of `f` over `rows` (0 for none).
 pub fn mean_of(rows: &[Scored], f: impl Fn(&Scored) -> f64) -> f64 {
     rows.iter().map(f).sum::<f64>() / rows.len().max(1) as f64
+}
+
+/// Mean colour scores over `rows`; `None` if any row lacks them.
+pub fn mean_colour(rows: &[Scored]) -> Option<Colour> {
+    let all: Option<Vec<Colour>> = rows.iter().map(|r| r.colour).collect();
+    all.map(|c| Colour::mean(&c))
 }
 
 /// A JPEG quality's results over the set.
@@ -289,6 +298,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
                 psnr: psnr(&originals[i], &r.image)?,
                 ssim: ssim(&originals[i], &r.image)?,
                 seconds: r.seconds,
+                colour: Some(colour::colour(&originals[i], &r.image)?),
             })
         },
     )?;
@@ -309,9 +319,10 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
                 search.push((*q, p.mean_ssim()));
             }
             timing.jpeg_passes = passes.len();
-            let pass = passes
+            let mut pass = passes
                 .remove(&chosen)
                 .context("the chosen JPEG quality was never encoded")?;
+            add_colour(&mut pass, set)?;
             vec![JpegResult {
                 matched: true,
                 pass,
@@ -321,7 +332,8 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             jpeg_bar.set_length((qs.len() * set.len()) as u64);
             let mut out = Vec::new();
             for q in qs {
-                let pass = jpeg_pass(set, *q, &jpeg_bar)?;
+                let mut pass = jpeg_pass(set, *q, &jpeg_bar)?;
+                add_colour(&mut pass, set)?;
                 timing.jpeg_codec += pass.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += pass.metrics_seconds;
                 timing.jpeg_passes += 1;

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::parallel::{par_map, threads};
 use super::plots::{self, Strip};
-use super::{Evaluation, Scored, Timing, mean_of};
+use super::{Evaluation, Scored, Timing, mean_colour, mean_of};
+use crate::metrics::Colour;
 use crate::train::checkpoint::write_atomic;
 
 /// Per-image scores, one row per image and codec (`ae`, `jpeg`).
@@ -20,7 +21,7 @@ pub const CSV_FILE: &str = "per_image.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// The report for people.
 pub const REPORT_FILE: &str = "report.md";
-const CSV_HEADER: &str = "image,width,height,codec,quality,bytes,ratio,bpp,psnr,ssim,seconds";
+const CSV_HEADER: &str = "image,width,height,codec,quality,bytes,ratio,bpp,psnr,ssim,seconds,delta_e,psnr_y,psnr_cb,psnr_cr";
 
 /// Means of one codec over the set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,10 @@ pub struct CodecSummary {
     pub psnr: f64,
     /// Mean SSIM.
     pub ssim: f64,
+    /// Mean CIEDE2000 and Y/Cb/Cr PSNRs (absent in evaluations made before niclab scored
+    /// colour).
+    #[serde(default)]
+    pub colour: Option<Colour>,
     /// Mean of the per-image compression ratios (raw RGB bytes / compressed bytes).
     pub ratio: f64,
     /// Mean bits per pixel.
@@ -120,6 +125,7 @@ fn codec_summary(
         chosen_by: quality.map(|(_, m)| if m { "match-ssim" } else { "fixed" }.into()),
         psnr: mean_of(scores, |s| s.psnr),
         ssim: mean_of(scores, |s| s.ssim),
+        colour: mean_colour(scores),
         ratio: ratios / n,
         bpp: bpps / n,
         bytes: scores.iter().map(|s| s.bytes).sum(),
@@ -207,9 +213,15 @@ pub fn csv(e: &Evaluation) -> String {
     for i in 0..e.names.len() {
         let (w, h) = e.originals[i].dimensions();
         let mut row = |codec: &str, q: String, s: &Scored| {
+            let colour = s.colour.map_or(",,,".to_string(), |c| {
+                format!(
+                    "{:.6},{:.6},{:.6},{:.6}",
+                    c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr
+                )
+            });
             let _ = writeln!(
                 out,
-                "{},{w},{h},{codec},{q},{},{:.6},{:.6},{:.6},{:.8},{:.6}",
+                "{},{w},{h},{codec},{q},{},{:.6},{:.6},{:.6},{:.8},{:.6},{colour}",
                 csv_field(&e.names[i]),
                 s.bytes,
                 ratio(e.raw_bytes(i), s.bytes),
@@ -267,6 +279,14 @@ pub fn markdown(s: &Summary) -> String {
     };
     row(&mut m, "mean PSNR (dB)", &|c| format!("{:.2}", c.psnr));
     row(&mut m, "mean SSIM", &|c| format!("{:.4}", c.ssim));
+    row(&mut m, "mean ΔE00 (CIEDE2000)", &|c| {
+        c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e))
+    });
+    row(&mut m, "mean PSNR Y / Cb / Cr (dB)", &|c| {
+        c.colour.map_or("-".into(), |c| {
+            format!("{:.2} / {:.2} / {:.2}", c.psnr_y, c.psnr_cb, c.psnr_cr)
+        })
+    });
     row(&mut m, "mean compression ratio", &|c| {
         format!("{:.2}", c.ratio)
     });
@@ -283,6 +303,13 @@ pub fn markdown(s: &Summary) -> String {
         "- Autoencoder bytes: {}. Compression ratio = raw RGB bytes (H x W x 3) / compressed \
          bytes, averaged over images.",
         s.storage_note
+    );
+    let _ = writeln!(
+        m,
+        "- Colour: ΔE00 is the CIEDE2000 difference per pixel (as scikit-image's \
+         `deltaE_ciede2000` on `rgb2lab`), averaged over pixels and images; about 1 is just \
+         visible side by side, above about 5 reads as another colour. Y, Cb, Cr are JPEG's \
+         full-range planes (JFIF); their PSNRs are capped at 100 dB (a grey image's chroma is exact)."
     );
     let _ = writeln!(
         m,

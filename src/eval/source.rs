@@ -1,5 +1,6 @@
 //! Which trained model an evaluation uses: `niclab eval` accepts a checkpoint file, a
-//! checkpoint folder, a TensorBoard run folder, an experiment file or a run name.
+//! checkpoint folder, a TensorBoard run folder, an experiment file, a run name or the name
+//! of a shipped model (`models/`, [`crate::zoo`]).
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ impl ModelSource {
     /// In a run folder, `best.ckpt` (lowest validation loss) is preferred to `last.ckpt`.
     pub fn resolve(target: &Path, checkpoints: &Path) -> Result<Self> {
         let path = checkpoint_path(target, checkpoints)?;
+        crate::zoo::check_if_shipped(&path)?;
         let checkpoint = Checkpoint::load(&path)?;
         Ok(Self { path, checkpoint })
     }
@@ -57,12 +59,26 @@ fn checkpoint_path(target: &Path, checkpoints: &Path) -> Result<PathBuf> {
         target.to_path_buf()
     } else if target.components().count() == 1 && checkpoints.join(target).is_dir() {
         checkpoints.join(target)
+    } else if let Some(name) = target.to_str().filter(|_| target.components().count() == 1)
+        && let Some(path) = crate::zoo::shipped(&crate::zoo::default_dir(), name)?
+    {
+        return Ok(path);
     } else {
+        let zoo = crate::zoo::default_dir();
+        let shipped: Vec<String> = crate::zoo::Zoo::load(&zoo)
+            .map(|z| z.models.into_iter().map(|m| m.name).collect())
+            .unwrap_or_default();
         bail!(
             "{} is not a checkpoint (.ckpt), a run or checkpoint folder, an experiment file \
-             (.toml) or the name of a run in {}",
+             (.toml), the name of a run in {} or a shipped model ({}: {})",
             target.display(),
-            checkpoints.display()
+            checkpoints.display(),
+            zoo.display(),
+            if shipped.is_empty() {
+                "none".into()
+            } else {
+                shipped.join(", ")
+            }
         );
     };
     for file in ["best.ckpt", "last.ckpt"] {

@@ -12,16 +12,33 @@ use image::RgbImage;
 use super::Evaluation;
 use super::report::{Summary, ratio};
 use crate::board::{Board, event_files};
+use crate::metrics::Colour;
 
 /// Per-image tags and what they hold.
-pub const PER_IMAGE_TAGS: [&str; 6] = [
+pub const PER_IMAGE_TAGS: [&str; 8] = [
     "eval/ssim_ae",
     "eval/ssim_jpeg",
     "eval/psnr_ae",
     "eval/psnr_jpeg",
     "eval/ratio_ae",
     "eval/ratio_jpeg",
+    "eval/delta_e_ae",
+    "eval/delta_e_jpeg",
 ];
+
+/// `eval/mean_delta_e_<codec>` and `eval/mean_psnr_{y,cb,cr}_<codec>`.
+fn colour_means(board: &mut Board, codec: &str, c: Option<Colour>, step: u64) {
+    if let Some(c) = c {
+        for (what, v) in [
+            ("delta_e", c.delta_e),
+            ("psnr_y", c.psnr_y),
+            ("psnr_cb", c.psnr_cb),
+            ("psnr_cr", c.psnr_cr),
+        ] {
+            board.scalar(&format!("eval/mean_{what}_{codec}"), v, step);
+        }
+    }
+}
 
 /// Writes the evaluation's events into `dir`: `s` is its summary, `strips` its rendered
 /// strips (rule, image).
@@ -39,11 +56,17 @@ pub fn write(e: &Evaluation, s: &Summary, strips: &[(String, RgbImage)], dir: &P
         board.scalar("eval/ssim_ae", ae.ssim, step);
         board.scalar("eval/psnr_ae", ae.psnr, step);
         board.scalar("eval/ratio_ae", ratio(e.raw_bytes(i), ae.bytes), step);
+        if let Some(c) = ae.colour {
+            board.scalar("eval/delta_e_ae", c.delta_e, step);
+        }
         if let Some(j) = jpeg {
             let s = &j.pass.scores[i];
             board.scalar("eval/ssim_jpeg", s.ssim, step);
             board.scalar("eval/psnr_jpeg", s.psnr, step);
             board.scalar("eval/ratio_jpeg", ratio(e.raw_bytes(i), s.bytes), step);
+            if let Some(c) = s.colour {
+                board.scalar("eval/delta_e_jpeg", c.delta_e, step);
+            }
         }
     }
     let step = s.step;
@@ -60,7 +83,12 @@ pub fn write(e: &Evaluation, s: &Summary, strips: &[(String, RgbImage)], dir: &P
     ] {
         board.scalar(tag, v, step);
     }
+    colour_means(&mut board, "ae", a.colour, step);
+    if let Some(c) = a.colour {
+        board.scalar("hparams/test_delta_e", c.delta_e, step);
+    }
     if let Some(j) = s.jpeg.first() {
+        colour_means(&mut board, "jpeg", j.colour, step);
         for (tag, v) in [
             ("eval/mean_ssim_jpeg", j.ssim),
             ("eval/mean_psnr_jpeg", j.psnr),

@@ -152,6 +152,24 @@ pub fn rate_at(anchor: &[(f64, f64)], q: f64) -> Option<f64> {
     (lo..=hi).contains(&q).then(|| c.eval(q).exp())
 }
 
+/// The quality `curve` reaches at `rate` (interpolated over log-rate), if `rate` is in its
+/// range: e.g. JPEG's ΔE00 at a model's bits per pixel.
+pub fn quality_at(curve: &[(f64, f64)], rate: f64) -> Option<f64> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let c = Pchip::new(
+        &curve
+            .iter()
+            .filter(|(r, _)| *r > 0.0)
+            .map(|(r, q)| (r.ln(), *q))
+            .collect::<Vec<_>>(),
+    )
+    .ok()?;
+    let (lo, hi) = c.range();
+    (lo..=hi).contains(&rate.ln()).then(|| c.eval(rate.ln()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +191,10 @@ mod tests {
         assert!(bd_rate(&anchor, &anchor).unwrap().abs() < 1e-12);
         assert!((rate_at(&anchor, 31.0).unwrap() - 0.4).abs() < 1e-12);
         assert!(rate_at(&anchor, 40.0).is_none());
+        assert!((quality_at(&anchor, 0.8).unwrap() - 34.5).abs() < 1e-12);
+        let q = quality_at(&anchor, 0.6).unwrap();
+        assert!(q > 31.0 && q < 34.5, "{q}");
+        assert!(quality_at(&anchor, 0.1).is_none() && quality_at(&anchor, 2.0).is_none());
         assert!(bd_rate(&anchor, &[(1.0, 50.0), (2.0, 51.0)]).is_err());
         assert!(bd_rate(&anchor, &[(1.0, 30.0)]).is_err());
     }

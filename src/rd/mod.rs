@@ -12,21 +12,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::board::{Board, event_files};
 use crate::codec::files::Session;
 use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
 use crate::config::{Backend, DeviceSpec};
 use crate::eval::autoencoder::reconstruct;
-use crate::eval::baseline::jpeg_pass;
+use crate::eval::baseline::{add_colour, jpeg_pass};
 use crate::eval::jpeg::{Quality, entropy_coded_len};
 use crate::eval::parallel::par_map;
 use crate::eval::plots::{AE_COLOUR, JPEG_COLOUR, Series, xy_plot};
 use crate::eval::{bar, load_images};
-use crate::metrics::{psnr, ssim};
+use crate::metrics::{Colour, colour, psnr, ssim};
 use crate::train::checkpoint::write_atomic;
-use bjontegaard::{bd_rate, rate_at};
+use bjontegaard::{bd_rate, quality_at, rate_at};
 
 /// What to sweep and where the results go.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct RdOptions {
     pub backend: Option<Backend>,
     /// Device for the models; `None`: each one's own.
     pub device: Option<DeviceSpec>,
+    /// Images per batch; `None`: each model's `eval.batch_size`.
+    pub batch_size: Option<usize>,
 }
 
 /// One point of a curve: means over the image set.
@@ -63,12 +65,17 @@ pub struct RdPoint {
     pub psnr: f64,
     /// Mean SSIM.
     pub ssim: f64,
+    /// Mean ΔE00 and Y/Cb/Cr PSNRs.
+    #[serde(flatten)]
+    pub colour: Colour,
     /// Total bytes over the set.
     pub bytes: usize,
     /// Bits per pixel JPEG needs for this point's SSIM (interpolated on the JPEG curve).
     pub jpeg_bpp_at_ssim: Option<f64>,
     /// The same for the coded data alone (JPEG's curve of payload bits).
     pub jpeg_payload_bpp_at_ssim: Option<f64>,
+    /// JPEG's mean ΔE00 at this point's bits per pixel (whole files, interpolated).
+    pub jpeg_delta_e_at_bpp: Option<f64>,
 }
 
 /// The sweep's result.
@@ -115,7 +122,8 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     let jb = bar(opts.jpeg.len() * refs.len(), "JPEG");
     let mut jpeg = Vec::new();
     for &q in &opts.jpeg {
-        let pass = jpeg_pass(&refs, q, &jb)?;
+        let mut pass = jpeg_pass(&refs, q, &jb)?;
+        add_colour(&mut pass, &refs)?;
         let bpps: Vec<f64> = pass
             .scores
             .iter()
@@ -136,66 +144,51 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
             payload_bpp: mean(&payload),
             psnr: mean(&pass.scores.iter().map(|s| s.psnr).collect::<Vec<_>>()),
             ssim: mean(&pass.scores.iter().map(|s| s.ssim).collect::<Vec<_>>()),
+            colour: Colour::mean(pass.scores.iter().filter_map(|s| s.colour.as_ref())),
             bytes: pass.scores.iter().map(|s| s.bytes).sum(),
             jpeg_bpp_at_ssim: None,
             jpeg_payload_bpp_at_ssim: None,
+            jpeg_delta_e_at_bpp: None,
         });
     }
     jb.finish_and_clear();
     let jpeg_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.bpp, p.ssim)).collect();
     let jpeg_payload_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.payload_bpp, p.ssim)).collect();
+    let jpeg_delta_e: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.bpp, p.colour.delta_e)).collect();
 
     let mut points = Vec::new();
     for target in models {
-        let s = Session::open(target, &opts.checkpoints, opts.backend, opts.device)
+        let mut s = Session::open(target, &opts.checkpoints, opts.backend, opts.device)
             .with_context(|| format!("model {}", target.display()))?;
+        if let Some(b) = opts.batch_size {
+            s.batch_size = b.max(1);
+        }
         let ck = crate::train::checkpoint::Checkpoint::load(&s.checkpoint)?;
         let exp = &ck.meta.experiment;
-        let ab = bar(refs.len(), exp.name());
-        let recon = reconstruct(
-            &s.model,
-            Some(&s.coder),
-            &refs,
-            s.batch_size,
-            s.coder.scale,
-            &s.device,
-            &ab,
-        )?;
-        ab.finish_and_clear();
-        let items: Vec<usize> = (0..refs.len()).collect();
-        let scores = par_map(
-            &items,
-            || Ok(()),
-            |_, _, &i| {
-                let r = &recon[i];
-                Ok((
-                    bpp(r.stored.len(), &originals[i]),
-                    psnr(&originals[i], &r.image)?,
-                    ssim(&originals[i], &r.image)?,
-                    bpp(r.stored.len().saturating_sub(FRAMING), &originals[i]),
-                ))
-            },
-        )?;
-        let ssim_mean = mean(&scores.iter().map(|s| s.2).collect::<Vec<_>>());
-        points.push(RdPoint {
+        let m = score_model(&s, exp.name(), &originals)?;
+        let point = RdPoint {
             codec: "niclab".into(),
             setting: exp.name().to_string(),
             lambda: (exp.loss.rate > 0.0).then_some(exp.loss.rate),
-            bpp: mean(&scores.iter().map(|s| s.0).collect::<Vec<_>>()),
-            payload_bpp: mean(&scores.iter().map(|s| s.3).collect::<Vec<_>>()),
-            psnr: mean(&scores.iter().map(|s| s.1).collect::<Vec<_>>()),
-            ssim: ssim_mean,
-            bytes: recon.iter().map(|r| r.stored.len()).sum(),
-            jpeg_bpp_at_ssim: rate_at(&jpeg_ssim, ssim_mean),
-            jpeg_payload_bpp_at_ssim: rate_at(&jpeg_payload_ssim, ssim_mean),
-        });
+            bpp: m.bpp,
+            payload_bpp: m.payload_bpp,
+            psnr: m.psnr,
+            ssim: m.ssim,
+            colour: m.colour,
+            bytes: m.bytes,
+            jpeg_bpp_at_ssim: rate_at(&jpeg_ssim, m.ssim),
+            jpeg_payload_bpp_at_ssim: rate_at(&jpeg_payload_ssim, m.ssim),
+            jpeg_delta_e_at_bpp: quality_at(&jpeg_delta_e, m.bpp),
+        };
         eprintln!(
-            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}",
+            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
             exp.name(),
-            points.last().map_or(0.0, |p| p.bpp),
-            points.last().map_or(0.0, |p| p.psnr),
-            ssim_mean
+            point.bpp,
+            point.psnr,
+            point.ssim,
+            point.colour.delta_e
         );
+        points.push(point);
     }
     points.sort_by(|a, b| a.bpp.total_cmp(&b.bpp));
 
@@ -237,6 +230,67 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     })
 }
 
+/// A codec model's means over an image set, its real `.nic` files counted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ModelScores {
+    /// Mean bits per pixel of the whole files.
+    pub bpp: f64,
+    /// The same without the `.nic` framing.
+    pub payload_bpp: f64,
+    /// Mean PSNR, dB.
+    pub psnr: f64,
+    /// Mean SSIM.
+    pub ssim: f64,
+    /// Mean ΔE00 and Y/Cb/Cr PSNRs.
+    #[serde(flatten)]
+    pub colour: Colour,
+    /// Bytes of all the files.
+    pub bytes: usize,
+}
+
+/// Compresses and decompresses `originals` with the session's model (a progress bar named
+/// `name`) and scores the results.
+pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<ModelScores> {
+    let refs: Vec<&RgbImage> = originals.iter().collect();
+    let ab = bar(refs.len(), name);
+    let recon = reconstruct(
+        &s.model,
+        Some(&s.coder),
+        &refs,
+        s.batch_size,
+        s.coder.scale,
+        &s.device,
+        &ab,
+    )?;
+    ab.finish_and_clear();
+    let items: Vec<usize> = (0..refs.len()).collect();
+    let scores = par_map(
+        &items,
+        || Ok(()),
+        |_, _, &i| {
+            let r = &recon[i];
+            Ok((
+                bpp(r.stored.len(), &originals[i]),
+                psnr(&originals[i], &r.image)?,
+                ssim(&originals[i], &r.image)?,
+                bpp(r.stored.len().saturating_sub(FRAMING), &originals[i]),
+                colour::colour(&originals[i], &r.image)?,
+            ))
+        },
+    )?;
+    let mean = |f: &dyn Fn(&(f64, f64, f64, f64, Colour)) -> f64| {
+        scores.iter().map(f).sum::<f64>() / scores.len().max(1) as f64
+    };
+    Ok(ModelScores {
+        bpp: mean(&|s| s.0),
+        payload_bpp: mean(&|s| s.3),
+        psnr: mean(&|s| s.1),
+        ssim: mean(&|s| s.2),
+        colour: Colour::mean(scores.iter().map(|s| &s.4)),
+        bytes: recon.iter().map(|r| r.stored.len()).sum(),
+    })
+}
+
 /// The models' points that no other model beats on both rate and quality (a BD-rate needs
 /// a curve on which more bits buy more quality), as (rate, quality); and the names of
 /// those left out.
@@ -266,20 +320,20 @@ fn pareto_front(
 /// CSV file of every point.
 pub const CSV_FILE: &str = "rd.csv";
 
-/// Writes `rd.csv`, `rd.json`, `report.md`, `plots/rd-psnr.png`, `plots/rd-ssim.png` and
+/// Writes `rd.csv`, `rd.json`, `report.md`, `plots/rd-psnr.png`, `plots/rd-ssim.png`, `plots/rd-delta-e.png` and
 /// the curves as TensorBoard scalars (step = bits per pixel × 1000) into `out`.
 pub fn write(r: &RdResult, out: &Path) -> Result<()> {
     fs::create_dir_all(out.join("plots"))
         .with_context(|| format!("cannot create {}", out.display()))?;
     let mut csv = String::from(
         "codec,setting,lambda,bpp,payload_bpp,psnr,ssim,bytes,jpeg_bpp_at_ssim,\
-         jpeg_payload_bpp_at_ssim\n",
+         jpeg_payload_bpp_at_ssim,delta_e,psnr_y,psnr_cb,psnr_cr,jpeg_delta_e_at_bpp\n",
     );
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for p in r.jpeg.iter().chain(&r.models) {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.codec,
             p.setting,
             opt(p.lambda),
@@ -289,7 +343,12 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
             p.ssim,
             p.bytes,
             opt(p.jpeg_bpp_at_ssim),
-            opt(p.jpeg_payload_bpp_at_ssim)
+            opt(p.jpeg_payload_bpp_at_ssim),
+            p.colour.delta_e,
+            p.colour.psnr_y,
+            p.colour.psnr_cb,
+            p.colour.psnr_cr,
+            opt(p.jpeg_delta_e_at_bpp)
         );
     }
     write_atomic(&out.join(CSV_FILE), csv.as_bytes())?;
@@ -325,6 +384,12 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
         ("bits per pixel", "SSIM"),
         &series(|p| p.ssim),
     )?;
+    xy_plot(
+        &out.join("plots/rd-delta-e.png"),
+        "Colour error: CIEDE2000 (lower is better)",
+        ("bits per pixel", "mean ΔE00"),
+        &series(|p| p.colour.delta_e),
+    )?;
 
     let old = event_files(out)?;
     let mut board = Board::open(out, None)?;
@@ -335,9 +400,14 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
         let step = (p.bpp * 1000.0).round() as u64;
         board.scalar(&format!("rd/psnr_{}", p.codec), p.psnr, step);
         board.scalar(&format!("rd/ssim_{}", p.codec), p.ssim, step);
+        board.scalar(&format!("rd/delta_e_{}", p.codec), p.colour.delta_e, step);
     }
     board.flush();
     Ok(())
+}
+
+fn ycbcr(c: &Colour) -> String {
+    format!("{:.2} / {:.2} / {:.2}", c.psnr_y, c.psnr_cb, c.psnr_cr)
 }
 
 /// The Markdown report: both curves' points, the BD-rates, JPEG's bits at each model's SSIM.
@@ -353,9 +423,10 @@ pub fn report(r: &RdResult) -> String {
     );
     let _ = writeln!(
         m,
-        "| codec | setting | bpp | payload bpp | PSNR (dB) | SSIM | JPEG bpp at this SSIM \
-         (files / payload) | JPEG / niclab bits (files / payload) |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|"
+        "| codec | setting | bpp | payload bpp | PSNR (dB) | SSIM | ΔE00 | PSNR Y / Cb / Cr \
+         | JPEG bpp at this SSIM (files / payload) | JPEG / niclab bits (files / payload) \
+         | JPEG ΔE00 at this bpp |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for p in &r.models {
         let pair = |a: Option<f64>, b: Option<f64>, f: &dyn Fn(f64, f64) -> String| match (a, b) {
@@ -368,24 +439,43 @@ pub fn report(r: &RdResult) -> String {
         let ratio = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
             format!("{:.2}x / {:.2}x", a / p.bpp, b / p.payload_bpp)
         });
+        let de_jpeg = p
+            .jpeg_delta_e_at_bpp
+            .map_or("out of JPEG's range".into(), |v| format!("{v:.2}"));
         let _ = writeln!(
             m,
-            "| niclab | {}{} | {:.4} | {:.4} | {:.2} | {:.4} | {at} | {ratio} |",
+            "| niclab | {}{} | {:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {} | {at} | {ratio} | \
+             {de_jpeg} |",
             p.setting,
             p.lambda.map(|l| format!(" (λ = {l})")).unwrap_or_default(),
             p.bpp,
             p.payload_bpp,
             p.psnr,
-            p.ssim
+            p.ssim,
+            p.colour.delta_e,
+            ycbcr(&p.colour)
         );
     }
     for p in &r.jpeg {
         let _ = writeln!(
             m,
-            "| JPEG | {} | {:.4} | {:.4} | {:.2} | {:.4} | | |",
-            p.setting, p.bpp, p.payload_bpp, p.psnr, p.ssim
+            "| JPEG | {} | {:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {} | | | |",
+            p.setting,
+            p.bpp,
+            p.payload_bpp,
+            p.psnr,
+            p.ssim,
+            p.colour.delta_e,
+            ycbcr(&p.colour)
         );
     }
+    let _ = writeln!(
+        m,
+        "\nΔE00: mean CIEDE2000 colour difference (scikit-image's `deltaE_ciede2000` on \
+         `rgb2lab`; about 1 is just visible, above about 5 reads as another colour). \
+         Y / Cb / Cr: PSNR of JPEG's full-range planes (JFIF), each capped at 100 dB. \"JPEG ΔE00 at this bpp\" \
+         interpolates JPEG's ΔE00 curve (over log-rate) at the model's whole-file bits."
+    );
     let _ = writeln!(
         m,
         "\nPayload: the coded data alone, without JPEG's headers (quantisation and Huffman \
@@ -407,7 +497,8 @@ pub fn report(r: &RdResult) -> String {
     }
     let _ = writeln!(
         m,
-        "\n![PSNR](plots/rd-psnr.png)\n\n![SSIM](plots/rd-ssim.png)"
+        "\n![PSNR](plots/rd-psnr.png)\n\n![SSIM](plots/rd-ssim.png)\n\n\
+         ![ΔE00](plots/rd-delta-e.png)"
     );
     m
 }
@@ -425,9 +516,11 @@ mod tests {
             payload_bpp: bpp,
             psnr: 0.0,
             ssim,
+            colour: Colour::mean([]),
             bytes: 0,
             jpeg_bpp_at_ssim: None,
             jpeg_payload_bpp_at_ssim: None,
+            jpeg_delta_e_at_bpp: None,
         }
     }
 

@@ -153,19 +153,22 @@ pub fn write(
 /// The table of measured rows, each followed by the paper's row of the same depth.
 pub fn table(s: &StudySummary) -> String {
     let mut t = String::from(
-        "| pairs | source | AE PSNR | AE SSIM | AE ratio | AE bpp | AE s/img | JPEG q | JPEG PSNR \
-         | JPEG SSIM | JPEG ratio | JPEG s/img |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| pairs | source | AE PSNR | AE SSIM | AE ΔE00 | AE ratio | AE bpp | AE s/img | JPEG q \
+         | JPEG PSNR | JPEG SSIM | JPEG ΔE00 | JPEG ratio | JPEG s/img |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &s.rows {
         let a = &r.autoencoder;
         let j = |f: &dyn Fn(&CodecSummary) -> String| r.jpeg.as_ref().map_or("-".into(), f);
+        let de = |c: &CodecSummary| c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e));
         let _ = writeln!(
             t,
-            "| {} | niclab | {:.2} | {:.4} | {:.2} | {:.2} | {:.4} | {} | {} | {} | {} | {} |",
+            "| {} | niclab | {:.2} | {:.4} | {} | {:.2} | {:.2} | {:.4} | {} | {} | {} | {} | {} \
+             | {} |",
             r.pairs,
             a.psnr,
             a.ssim,
+            de(a),
             a.ratio,
             a.bpp,
             a.seconds_per_image,
@@ -175,13 +178,15 @@ pub fn table(s: &StudySummary) -> String {
             ))),
             j(&|c| format!("{:.2}", c.psnr)),
             j(&|c| format!("{:.4}", c.ssim)),
+            j(&de),
             j(&|c| format!("{:.2}", c.ratio)),
             j(&|c| format!("{:.5}", c.seconds_per_image)),
         );
         if let Some(p) = &r.paper {
             let _ = writeln!(
                 t,
-                "| {} | paper | {:.2} | {:.4} | {:.2} | {:.2}* | {:.2} | ~{} | {:.2} | {:.4} | {:.2} | {:.2} |",
+                "| {} | paper | {:.2} | {:.4} | - | {:.2} | {:.2}* | {:.2} | ~{} | {:.2} | {:.4} | - \
+                 | {:.2} | {:.2} |",
                 p.pairs,
                 p.ae_psnr,
                 p.ae_ssim,

@@ -1,5 +1,8 @@
 //! Image quality on 8-bit RGB, in f64: PSNR and SSIM as scikit-image and `tf.image.ssim`
-//! compute them (the paper's quality module).
+//! compute them (the paper's quality module), and colour fidelity ([`colour`]: CIEDE2000,
+//! PSNR of Y, Cb, Cr).
+
+pub mod colour;
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +16,9 @@ use crate::data::batches::image_to_tensor;
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::{SSIM_WINDOW, gaussian_window, perceptual};
 use crate::vgg::{Vgg16, VggLayer};
+pub use colour::Colour;
 
-fn same_size(a: &RgbImage, b: &RgbImage) -> Result<()> {
+pub(crate) fn same_size(a: &RgbImage, b: &RgbImage) -> Result<()> {
     ensure!(
         a.dimensions() == b.dimensions(),
         "images differ in size: {}x{} and {}x{}",
@@ -141,6 +145,9 @@ pub struct Quality {
     pub ssim: f64,
     /// VGG16 perceptual distance (as in the loss), if computed.
     pub perceptual: Option<f64>,
+    /// Mean CIEDE2000 and the PSNRs of Y, Cb and Cr.
+    #[serde(flatten)]
+    pub colour: Colour,
 }
 
 /// The VGG16 half of the quality module: frozen weights and the layers compared.
@@ -172,12 +179,13 @@ impl Perceptual {
     }
 }
 
-/// PSNR, SSIM and (with `vgg`) the perceptual distance of `b` against `a`.
+/// PSNR, SSIM, colour and (with `vgg`) the perceptual distance of `b` against `a`.
 pub fn compare(a: &RgbImage, b: &RgbImage, vgg: Option<&Perceptual>) -> Result<Quality> {
     Ok(Quality {
         psnr: psnr(a, b)?,
         ssim: ssim(a, b)?,
         perceptual: vgg.map(|v| v.distance(a, b)).transpose()?,
+        colour: colour::colour(a, b)?,
     })
 }
 
@@ -259,6 +267,7 @@ pub fn mean(rows: &[PairQuality]) -> Quality {
             .iter()
             .all(|r| r.quality.perceptual.is_some())
             .then(|| sum(&|q| q.perceptual.unwrap_or(0.0))),
+        colour: Colour::mean(rows.iter().map(|r| &r.quality.colour)),
     }
 }
 

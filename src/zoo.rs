@@ -1,0 +1,428 @@
+//! The model zoo: trained models shipped in `models/`, so that `niclab compress` and
+//! `decompress` work on a fresh clone with no training.
+//!
+//! `models/zoo.toml` lists them (name, kind, SHA-256 of each file, the `.nic` fingerprint,
+//! the commit and command that trained them, their figures on `datasets/test-1000` and on a
+//! sample of it); `models/<name>/` holds `model.ckpt` (a checkpoint with the weights only, no
+//! optimiser state), `model.tables.json` (its integer coding tables, made once, so every
+//! machine codes with the same integers) and `experiment.toml` (the resolved experiment).
+//! Loading a shipped model checks both files' SHA-256 against the list.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::files::Session;
+use crate::codec::finalize::tables_path;
+use crate::config::{Backend, DeviceSpec, parse_located};
+use crate::digest::sha256_hex;
+use crate::eval::load_images;
+use crate::eval::source::ModelSource;
+use crate::rd::{ModelScores, score_model};
+use crate::train::checkpoint::{Checkpoint, write_atomic};
+
+/// The list of shipped models, inside the zoo folder.
+pub const ZOO_FILE: &str = "zoo.toml";
+/// A shipped model's weights, inside its folder.
+pub const MODEL_FILE: &str = "model.ckpt";
+/// Every `SAMPLE_EVERY`-th test image makes the sample whose figures a test reproduces.
+pub const SAMPLE_EVERY: usize = 10;
+
+/// What a shipped model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A learned codec (entropy model, rate term): `niclab compress`.
+    Codec,
+    /// One of the paper's plain autoencoders (the depth study).
+    Paper,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Codec => "codec",
+            Kind::Paper => "paper",
+        })
+    }
+}
+
+/// How a shipped model was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trained {
+    /// The commit of niclab that trained it.
+    pub commit: String,
+    /// The command that trained it.
+    pub command: String,
+    /// Training steps of the checkpoint.
+    pub step: u64,
+    /// Backend it was trained on.
+    pub backend: String,
+}
+
+/// A model's means over one image set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figures {
+    /// The folder.
+    pub images: String,
+    /// Images scored.
+    pub count: usize,
+    /// The means.
+    pub scores: ModelScores,
+}
+
+/// One shipped model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Its name, also its folder: `--model NAME`.
+    pub name: String,
+    /// Codec or paper model.
+    pub kind: Kind,
+    /// One line for `niclab models`.
+    pub description: String,
+    /// SHA-256 of `model.ckpt`.
+    pub sha256: String,
+    /// SHA-256 of `model.tables.json`.
+    pub tables_sha256: String,
+    /// The fingerprint its `.nic` files carry (16 hex digits).
+    pub fingerprint: String,
+    /// Bytes of `model.ckpt`.
+    pub bytes: u64,
+    /// How it was trained.
+    pub trained: Trained,
+    /// Figures on the whole test set, `.nic` files counted.
+    pub test: Figures,
+    /// Figures on every [`SAMPLE_EVERY`]-th image of it (reproduced by a test).
+    pub sample: Figures,
+}
+
+/// `models/zoo.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zoo {
+    /// The model `niclab compress` uses without `--model`.
+    pub default: Option<String>,
+    /// The models, by name.
+    #[serde(default, rename = "model")]
+    pub models: Vec<Entry>,
+}
+
+/// The zoo folder: `$NICLAB_MODELS`, else `models/` under the working directory when it has
+/// a `zoo.toml`, else the `models/` of the source tree the binary was built from.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("NICLAB_MODELS") {
+        return d.into();
+    }
+    let here = PathBuf::from("models");
+    if here.join(ZOO_FILE).is_file() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+impl Zoo {
+    /// Reads `dir/zoo.toml`; a missing file is an empty zoo, a bad one an error naming the
+    /// file, line and key.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let file = dir.join(ZOO_FILE);
+        let text = match fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+        };
+        let (zoo, _): (Zoo, _) = parse_located(&text, &file)?;
+        let mut names: Vec<&str> = zoo.models.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            bail!("{}: model {} is listed twice", file.display(), w[0]);
+        }
+        if let Some(d) = &zoo.default
+            && zoo.find(d).is_none()
+        {
+            bail!("{}: default = {d:?} names no listed model", file.display());
+        }
+        Ok(zoo)
+    }
+
+    /// The entry named `name`.
+    pub fn find(&self, name: &str) -> Option<&Entry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The entry whose files carry `fingerprint`.
+    pub fn by_fingerprint(&self, fingerprint: &str) -> Option<&Entry> {
+        self.models.iter().find(|m| m.fingerprint == fingerprint)
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let mut text = String::from(
+            "# The model zoo: trained models shipped with niclab (`niclab models`, README \
+             \"Model zoo\").\n# Written by `niclab models add`; the checksums are checked \
+             whenever a model is loaded.\n\n",
+        );
+        text.push_str(&toml::to_string(self).context("cannot write the zoo list")?);
+        write_atomic(&dir.join(ZOO_FILE), text.as_bytes())
+    }
+}
+
+impl Entry {
+    /// Its checkpoint file.
+    pub fn checkpoint(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.name).join(MODEL_FILE)
+    }
+
+    /// Checks both files against the listed SHA-256; the error names the file and says how
+    /// to restore it.
+    pub fn verify(&self, dir: &Path) -> Result<()> {
+        let ckpt = self.checkpoint(dir);
+        for (file, want) in [
+            (ckpt.clone(), &self.sha256),
+            (tables_path(&ckpt), &self.tables_sha256),
+        ] {
+            let bytes = fs::read(&file).with_context(|| {
+                format!(
+                    "shipped model {}: cannot read {} (restore it with `git checkout -- {}`)",
+                    self.name,
+                    file.display(),
+                    file.display()
+                )
+            })?;
+            let got = sha256_hex(&bytes);
+            if &got != want {
+                bail!(
+                    "shipped model {}: {} has SHA-256 {got}, {} lists {want}: the file is \
+                     damaged or was replaced (restore it with `git checkout -- {}`)",
+                    self.name,
+                    file.display(),
+                    dir.join(ZOO_FILE).display(),
+                    file.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint of the shipped model `name`, checked, if the zoo in `dir` lists it.
+pub fn shipped(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    let zoo = Zoo::load(dir)?;
+    match zoo.find(name) {
+        Some(e) => {
+            e.verify(dir)?;
+            Ok(Some(e.checkpoint(dir)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Checks `path` against the zoo if it is a shipped model's checkpoint (a path into the zoo
+/// folder, however spelled); other paths pass.
+pub fn check_if_shipped(path: &Path) -> Result<()> {
+    let dir = default_dir();
+    let (Ok(zoo), Ok(target)) = (Zoo::load(&dir), path.canonicalize()) else {
+        return Ok(());
+    };
+    for e in &zoo.models {
+        if e.checkpoint(&dir).canonicalize().ok().as_deref() == Some(target.as_path()) {
+            return e.verify(&dir);
+        }
+    }
+    Ok(())
+}
+
+/// What `niclab models add` records.
+pub struct AddOptions {
+    /// The zoo folder.
+    pub dir: PathBuf,
+    /// Name in the zoo.
+    pub name: String,
+    /// Codec or paper model.
+    pub kind: Kind,
+    /// One line.
+    pub description: String,
+    /// The command that trained it.
+    pub command: String,
+    /// The commit that trained it.
+    pub commit: String,
+    /// The test set the figures are measured on.
+    pub images: PathBuf,
+    /// Make it the default model.
+    pub default: bool,
+    /// Folder of run folders, to resolve the run.
+    pub checkpoints: PathBuf,
+}
+
+/// Adds (or replaces) a trained run in the zoo: its checkpoint without optimiser state, set
+/// to run on flex (built into every binary), its tables, its experiment, and its figures
+/// measured on flex.
+pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
+    let source = ModelSource::resolve(run, &opts.checkpoints)?;
+    let mut meta = source.checkpoint.meta.clone();
+    let trained_backend = meta.experiment.train.backend.to_string();
+    meta.experiment.train.backend = Backend::Flex;
+    meta.experiment.train.device = DeviceSpec::Cpu;
+    let folder = opts.dir.join(&opts.name);
+    fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let ckpt = folder.join(MODEL_FILE);
+    Checkpoint {
+        meta: meta.clone(),
+        model: source.checkpoint.model.clone(),
+        optimizer: Vec::new(),
+    }
+    .save(&ckpt)?;
+    // The run's own tables when it has them, so the zoo model writes the run's files.
+    let run_tables = tables_path(&source.path);
+    if run_tables.is_file() {
+        fs::copy(&run_tables, tables_path(&ckpt))
+            .with_context(|| format!("cannot copy {}", run_tables.display()))?;
+    }
+    let exp_text = toml::to_string(&meta.experiment).context("cannot write the experiment")?;
+    write_atomic(&folder.join("experiment.toml"), exp_text.as_bytes())?;
+
+    let checkpoint = Checkpoint::load(&ckpt)?;
+    let session = Session::from_source(
+        ModelSource {
+            path: ckpt.clone(),
+            checkpoint,
+        },
+        None,
+        None,
+    )?;
+    let (names, originals) = load_images(&opts.images)?;
+    let test = score_model(&session, &opts.name, &originals)?;
+    let sample_images: Vec<_> = originals.into_iter().step_by(SAMPLE_EVERY).collect();
+    let sample = score_model(&session, &opts.name, &sample_images)?;
+    let images = opts.images.display().to_string();
+    let entry = Entry {
+        name: opts.name.clone(),
+        kind: opts.kind,
+        description: opts.description.clone(),
+        sha256: sha256_hex(&fs::read(&ckpt)?),
+        tables_sha256: sha256_hex(&fs::read(tables_path(&ckpt))?),
+        fingerprint: session.coder.fingerprint_hex(),
+        bytes: fs::metadata(&ckpt)?.len(),
+        trained: Trained {
+            commit: opts.commit.clone(),
+            command: opts.command.clone(),
+            step: meta.step,
+            backend: trained_backend,
+        },
+        test: Figures {
+            images: images.clone(),
+            count: names.len(),
+            scores: test,
+        },
+        sample: Figures {
+            images: format!("{images}, every {SAMPLE_EVERY}th image"),
+            count: sample_images.len(),
+            scores: sample,
+        },
+    };
+    let mut zoo = Zoo::load(&opts.dir)?;
+    zoo.models.retain(|m| m.name != entry.name);
+    zoo.models.push(entry.clone());
+    zoo.models.sort_by(|a, b| {
+        (a.kind as u8, a.test.scores.bpp)
+            .partial_cmp(&(b.kind as u8, b.test.scores.bpp))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if opts.default || zoo.default.is_none() {
+        zoo.default = Some(entry.name.clone());
+    }
+    zoo.save(&opts.dir)?;
+    Ok(entry)
+}
+
+/// The table `niclab models` prints.
+pub fn listing(zoo: &Zoo, dir: &Path) -> String {
+    if zoo.models.is_empty() {
+        return format!("no shipped models in {}\n", dir.display());
+    }
+    let mut out = format!(
+        "{:<22} {:<6} {:>7} {:>7} {:>7} {:>6} {:>8}  {}\n",
+        "model", "kind", "bpp", "PSNR", "SSIM", "dE00", "size", "fingerprint"
+    );
+    for m in &zoo.models {
+        let s = &m.test.scores;
+        let mark = if zoo.default.as_deref() == Some(m.name.as_str()) {
+            " (default)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "{:<22} {:<6} {:>7.4} {:>7.2} {:>7.4} {:>6.2} {:>6.1}MB  {}{mark}\n",
+            m.name,
+            m.kind,
+            s.bpp,
+            s.psnr,
+            s.ssim,
+            s.colour.delta_e,
+            m.bytes as f64 / 1e6,
+            m.fingerprint
+        ));
+    }
+    let first = &zoo.models[0].test;
+    out.push_str(&format!(
+        "figures: means over the {} images of {} (.nic files counted); models in {}\n",
+        first.count,
+        first.images,
+        dir.display()
+    ));
+    out
+}
+
+/// The model that wrote the `.nic` file `input` (a folder: its first `.nic` file), found by
+/// the fingerprint in its header: a shipped model, else a run in `checkpoints` whose tables
+/// carry it. The error names the fingerprint when none does.
+pub fn model_of_file(input: &Path, checkpoints: &Path) -> Result<PathBuf> {
+    let file = if input.is_dir() {
+        let (files, _) = crate::data::images::list_files(input, &["nic"])?;
+        files
+            .into_iter()
+            .next()
+            .with_context(|| format!("{} holds no .nic files", input.display()))?
+    } else {
+        input.to_path_buf()
+    };
+    let bytes = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (header, _) =
+        crate::codec::nic::parse(&bytes).with_context(|| format!("{}", file.display()))?;
+    let fingerprint = crate::codec::hex(&header.fingerprint);
+    let dir = default_dir();
+    let zoo = Zoo::load(&dir)?;
+    if let Some(e) = zoo.by_fingerprint(&fingerprint) {
+        // The shipped file itself: a run of the same name in `checkpoints` may differ.
+        return Ok(e.checkpoint(&dir));
+    }
+    let mut runs = Vec::new();
+    if let Ok(entries) = fs::read_dir(checkpoints) {
+        for entry in entries.flatten() {
+            for ckpt in ["best.ckpt", "last.ckpt"] {
+                let path = entry.path().join(ckpt);
+                runs.push(path);
+            }
+        }
+    }
+    runs.sort();
+    for ckpt in runs {
+        let tables = tables_path(&ckpt);
+        if ckpt.is_file()
+            && crate::codec::finalize::stored_fingerprint(&tables)
+                .is_some_and(|f| crate::codec::hex(&f) == fingerprint)
+        {
+            return Ok(ckpt);
+        }
+    }
+    bail!(
+        "{}: no shipped model ({}) and no run in {} has fingerprint {fingerprint}, the model \
+         that wrote it: pass --model with the model that compressed it",
+        file.display(),
+        dir.display(),
+        checkpoints.display()
+    )
+}

@@ -1,0 +1,308 @@
+//! The model zoo: `niclab models add` ships a trained run (weights only, tables, figures),
+//! `niclab models` lists it, compress without `--model` uses the default, decompress finds
+//! the model from the file's fingerprint; damaged shipped files, unknown names and unknown
+//! fingerprints are clear errors. And the models shipped in `models/` match their
+//! checksums and reproduce their figures on a sample of the test set.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use niclab::codec::files::Session;
+use niclab::rd::score_model;
+use niclab::zoo::{SAMPLE_EVERY, Zoo};
+
+fn niclab(args: &[&str], cwd: &Path, zoo: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NICLAB_MODELS", zoo)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str], cwd: &Path, zoo: &Path) -> String {
+    let (code, out, err) = niclab(args, cwd, zoo);
+    assert_eq!(code, 0, "niclab {args:?}: {err}");
+    out
+}
+
+/// A project with a tiny trained codec `c1` (and a second, `c2`) and a few eval images.
+fn project() -> tempfile::TempDir {
+    let dir = common::tiny_project(16);
+    let root = dir.path();
+    for (name, seed) in [("c1", 11), ("c2", 12)] {
+        let text = common::tiny_experiment(&root.join("photos"), 16)
+            .replace("name = \"tiny\"", &format!("name = \"{name}\""))
+            .replace(
+                "latent_channels = 3",
+                "latent_channels = 3\nentropy = \"factorized\"",
+            )
+            .replace("mse = 0.5", "mse = 0.5\nrate = 0.05")
+            .replace("seed = 11", &format!("seed = {seed}"));
+        std::fs::write(root.join(format!("{name}.toml")), text).unwrap();
+        ok(
+            &[
+                "train",
+                &format!("{name}.toml"),
+                "--checkpoints",
+                "ck",
+                "--runs",
+                "runs",
+            ],
+            root,
+            &root.join("zoo"),
+        );
+    }
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    for i in 0..4 {
+        common::synthetic_photo(40, 24, 30 + i)
+            .save(root.join(format!("images/img{i}.png")))
+            .unwrap();
+    }
+    dir
+}
+
+fn add(root: &Path, zoo: &Path, run: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "models",
+        "add",
+        run,
+        "--description",
+        "a tiny test codec",
+        "--command",
+        "niclab train c1.toml",
+        "--commit",
+        "0123abc",
+        "--images",
+        "images",
+        "--checkpoints",
+        "ck",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args, root, zoo)
+}
+
+#[test]
+fn a_shipped_model_compresses_and_decompresses_by_fingerprint() {
+    let dir = project();
+    let root = dir.path();
+    let zoo = root.join("zoo");
+    let added = add(root, &zoo, "ck/c1", &["--name", "tiny-codec"]);
+    assert!(added.contains("added tiny-codec"), "{added}");
+    // Weights only: far smaller than the run's checkpoint with Adam's moments.
+    let shipped = std::fs::metadata(zoo.join("tiny-codec/model.ckpt"))
+        .unwrap()
+        .len();
+    let run = std::fs::metadata(root.join("ck/c1/best.ckpt"))
+        .unwrap()
+        .len();
+    assert!(shipped * 2 < run, "{shipped} vs {run} bytes");
+    assert!(zoo.join("tiny-codec/model.tables.json").is_file());
+    assert!(zoo.join("tiny-codec/experiment.toml").is_file());
+
+    let listing = ok(&["models"], root, &zoo);
+    assert!(
+        listing.contains("tiny-codec") && listing.contains("(default)"),
+        "{listing}"
+    );
+    let z = Zoo::load(&zoo).unwrap();
+    let e = z.find("tiny-codec").unwrap();
+    assert_eq!(e.trained.commit, "0123abc");
+    assert_eq!(e.test.count, 4);
+    assert_eq!(e.sample.count, 4_usize.div_ceil(SAMPLE_EVERY));
+    assert!(e.test.scores.bpp > 0.0 && e.test.scores.colour.delta_e > 0.0);
+    ok(&["models", "verify"], root, &zoo);
+
+    // No --model: the default; no --model to decompress: found by fingerprint, and the
+    // pixels are the run's own.
+    ok(&["compress", "images/img0.png", "a.nic"], root, &zoo);
+    ok(&["decompress", "a.nic", "a.png"], root, &zoo);
+    ok(
+        &["decompress", "--model", "ck/c1", "a.nic", "b.png"],
+        root,
+        &zoo,
+    );
+    assert_eq!(
+        image::open(root.join("a.png")).unwrap().to_rgb8(),
+        image::open(root.join("b.png")).unwrap().to_rgb8()
+    );
+    // The shipped model writes the run's files byte for byte.
+    ok(
+        &["compress", "--model", "ck/c1", "images/img0.png", "run.nic"],
+        root,
+        &zoo,
+    );
+    assert_eq!(
+        std::fs::read(root.join("a.nic")).unwrap(),
+        std::fs::read(root.join("run.nic")).unwrap()
+    );
+    // A file of a run that is not shipped is found among the runs in --checkpoints.
+    ok(
+        &["compress", "--model", "ck/c2", "images/img1.png", "c2.nic"],
+        root,
+        &zoo,
+    );
+    ok(
+        &["decompress", "c2.nic", "c2.png", "--checkpoints", "ck"],
+        root,
+        &zoo,
+    );
+
+    // Unknown fingerprint: named in the error, nothing written.
+    std::fs::rename(root.join("ck/c2"), root.join("elsewhere")).unwrap();
+    let (code, _, err) = niclab(
+        &["decompress", "c2.nic", "x.png", "--checkpoints", "ck"],
+        root,
+        &zoo,
+    );
+    let header = niclab::codec::nic::parse(&std::fs::read(root.join("c2.nic")).unwrap())
+        .unwrap()
+        .0;
+    let fp = niclab::codec::hex(&header.fingerprint);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&fp) && err.contains("c2.nic") && err.contains("--model"),
+        "{err}"
+    );
+    assert!(!root.join("x.png").exists());
+
+    // Unknown model name: the error lists the shipped ones.
+    let (code, _, err) = niclab(
+        &["compress", "--model", "nosuch", "images/img0.png", "y.nic"],
+        root,
+        &zoo,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("nosuch") && err.contains("tiny-codec"),
+        "{err}"
+    );
+
+    // A damaged shipped file is refused with its name and how to restore it.
+    let ckpt = zoo.join("tiny-codec/model.ckpt");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    for args in [
+        vec!["compress", "images/img0.png", "z.nic"],
+        vec!["decompress", "a.nic", "z.png"],
+        vec![
+            "compress",
+            "--model",
+            "tiny-codec",
+            "images/img0.png",
+            "z.nic",
+        ],
+        vec!["models", "verify"],
+    ] {
+        let (code, _, err) = niclab(&args, root, &zoo);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("SHA-256") && err.contains("model.ckpt") && err.contains("git checkout"),
+            "{err}"
+        );
+        assert!(!root.join("z.nic").exists() && !root.join("z.png").exists());
+    }
+    // A missing tables file too.
+    bytes[n / 2] ^= 1;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    ok(&["models", "verify"], root, &zoo);
+    std::fs::remove_file(zoo.join("tiny-codec/model.tables.json")).unwrap();
+    let (code, _, err) = niclab(&["compress", "images/img0.png", "z.nic"], root, &zoo);
+    assert_eq!(code, 1);
+    assert!(err.contains("model.tables.json"), "{err}");
+}
+
+#[test]
+fn bad_zoo_files_name_the_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let zoo = root.join("zoo");
+    std::fs::create_dir_all(&zoo).unwrap();
+    for (text, want) in [
+        ("default = \"x\"\ncolour = 3\n", "zoo.toml:2"),
+        ("default = \"missing\"\n", "names no listed model"),
+        ("[[model]]\nname = 3\n", "zoo.toml:2"),
+    ] {
+        std::fs::write(zoo.join("zoo.toml"), text).unwrap();
+        let (code, _, err) = niclab(&["models"], root, &zoo);
+        assert_ne!(code, 0, "{text}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    // No zoo at all: compress without --model says what to do.
+    std::fs::remove_file(zoo.join("zoo.toml")).unwrap();
+    let img = root.join("a.png");
+    common::synthetic_photo(20, 20, 1).save(&img).unwrap();
+    let (code, _, err) = niclab(&["compress", "a.png", "a.nic"], root, &zoo);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no default model") && err.contains("--model"),
+        "{err}"
+    );
+}
+
+/// The models shipped in the repository: checksums, and their sample figures reproduced on
+/// flex (the figures were measured on flex; another CPU may round differently, hence the
+/// tolerances).
+#[test]
+fn shipped_models_reproduce_their_figures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let zoo = Zoo::load(&dir).unwrap();
+    assert!(!zoo.models.is_empty(), "models/zoo.toml lists no model");
+    assert!(zoo.default.is_some());
+    let (_, images) = niclab::eval::load_images(Path::new("datasets/test-1000")).unwrap();
+    let sample: Vec<_> = images.into_iter().step_by(SAMPLE_EVERY).collect();
+    for e in &zoo.models {
+        e.verify(&dir).unwrap();
+        let s = Session::open(&e.checkpoint(&dir), Path::new("checkpoints"), None, None).unwrap();
+        assert_eq!(s.coder.fingerprint_hex(), e.fingerprint, "{}", e.name);
+        let got = score_model(&s, &e.name, &sample).unwrap();
+        let want = &e.sample.scores;
+        assert_eq!(sample.len(), e.sample.count);
+        assert!(
+            (got.bpp - want.bpp).abs() <= 1e-3 * want.bpp,
+            "{}: bpp {} vs {}",
+            e.name,
+            got.bpp,
+            want.bpp
+        );
+        assert!(
+            (got.psnr - want.psnr).abs() <= 0.01,
+            "{}: PSNR {} vs {}",
+            e.name,
+            got.psnr,
+            want.psnr
+        );
+        assert!(
+            (got.ssim - want.ssim).abs() <= 1e-4,
+            "{}: SSIM {} vs {}",
+            e.name,
+            got.ssim,
+            want.ssim
+        );
+        assert!(
+            (got.colour.delta_e - want.colour.delta_e).abs() <= 0.01,
+            "{}: dE00 {} vs {}",
+            e.name,
+            got.colour.delta_e,
+            want.colour.delta_e
+        );
+        eprintln!(
+            "{}: {:.4} bpp, {:.2} dB, SSIM {:.4}, dE00 {:.2} on {} images",
+            e.name,
+            got.bpp,
+            got.psnr,
+            got.ssim,
+            got.colour.delta_e,
+            sample.len()
+        );
+    }
+}
