@@ -11,7 +11,7 @@ JOBS       ?= 2
 NICLAB     := target/release/niclab
 EXPERIMENT ?= experiments/smoke.toml
 STUDY      ?= experiments/depth-study-quick.toml
-CODEC      ?= experiments/codec-lambda-0.002.toml experiments/codec-lambda-0.004.toml experiments/codec-lambda-0.008.toml experiments/codec-lambda-0.016.toml
+CODEC      ?= experiments/codec-lambda-0.002.toml experiments/codec-lambda-0.004.toml experiments/codec-lambda-0.008.toml
 FUZZ_SECONDS ?= 60
 BACKEND    ?= libtorch
 EXPERIMENT_BENCH ?= experiments/paper-depth-3.toml
@@ -78,7 +78,7 @@ help:
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
 	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about 25 minutes each on 2 cores) and draw"
 	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
-	@echo "make rd     only the rate-distortion comparison of the trained $(CODEC)"
+	@echo "make rd     the shipped codecs (models/) against JPEG on test-1000 and test-photos: runs/rd, runs/rd-photos"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
 	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch) and JPEG (Pillow): BENCHMARKS.md"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
@@ -196,8 +196,11 @@ codec: data build
 	done
 	$(NICLAB) rd $(CODEC)
 
+# The shipped codecs (models/) against JPEG on both test sets: no training needed.
 rd: data build
-	$(NICLAB) rd $(CODEC)
+	$(NICLAB) rd --out runs/rd
+	$(NICLAB) rd --images datasets/test-photos --out runs/rd-photos --batch-size 4 \
+	  --jpeg-qualities 1,3,5,8,10,15,20,30,40,50,60,75,85,95
 
 # cargo-fuzz on the .nic parser + range decoder (fuzz/fuzz_targets/nic_decode.rs). Without
 # a sanitizer (-s none): the target looks for panics, and burn builds faster uninstrumented.

@@ -481,12 +481,13 @@ fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
     let t = &s.timing;
     text.push_str(&format!(
         "total {:.2} s (autoencoder {:.2} s, JPEG {:.2} s in {} passes, metrics {:.2} s, \
-         reading {:.2} s, writing {:.2} s)\nreport: {}\n",
+         colour {:.2} s, reading {:.2} s, writing {:.2} s)\nreport: {}\n",
         t.total,
         t.ae,
         t.jpeg,
         t.jpeg_passes,
         t.ae_metrics,
+        t.colour,
         t.load,
         t.write,
         out.join(niclab::eval::report::REPORT_FILE).display()

@@ -60,7 +60,7 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "image,width,height,codec,quality,bytes,ratio,bpp,psnr,ssim,seconds"
+        "image,width,height,codec,quality,bytes,ratio,bpp,psnr,ssim,seconds,delta_e,psnr_y,psnr_cb,psnr_cr"
     );
     lines
         .map(|l| l.split(',').map(str::to_string).collect())

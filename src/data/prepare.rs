@@ -193,25 +193,13 @@ pub fn prepare_test_set(raw: &Path, out: &Path, spec: TestSetSpec) -> Result<Vec
     let counts = allocate(&caps, spec.count)?;
 
     let tmp = out.with_extension("partial");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
-    }
-    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    fresh_dir(&tmp)?;
     let pb = bar(spec.count, "writing test crops");
     let mut rows = Vec::with_capacity(spec.count);
     for (i, ((photo, (sha, img)), n)) in photos.iter().zip(&decoded).zip(&counts).enumerate() {
         for (x, y, crop) in crops_of(img, spec.crop, *n, mix_seed(&[spec.seed, i as u64])) {
             let name = format!("{}_x{x:04}_y{y:04}.png", photo.id);
-            crop.save(tmp.join(&name))
-                .with_context(|| format!("cannot write {}", tmp.join(&name).display()))?;
-            rows.push(ManifestRow {
-                crop: name,
-                source: photo.id.clone(),
-                source_sha256: sha.clone(),
-                x,
-                y,
-                pixels_sha256: sha256_hex(crop.as_raw()),
-            });
+            rows.push(save_cut(&tmp, name, photo, sha, (x, y), &crop)?);
             pb.inc(1);
         }
     }
@@ -247,6 +235,36 @@ fn decode_test_photos(raw: &Path, factor: usize) -> Result<Decoded> {
     Ok((photos, decoded))
 }
 
+/// Writes `img`, cut at `(x, y)` from `photo` (file SHA-256 `sha`), as `dir/name`, and
+/// returns its manifest row.
+fn save_cut(
+    dir: &Path,
+    name: String,
+    photo: &super::sources::SourcePhoto,
+    sha: &str,
+    (x, y): (u32, u32),
+    img: &RgbImage,
+) -> Result<ManifestRow> {
+    img.save(dir.join(&name))
+        .with_context(|| format!("cannot write {}", dir.join(&name).display()))?;
+    Ok(ManifestRow {
+        crop: name,
+        source: photo.id.clone(),
+        source_sha256: sha.to_string(),
+        x,
+        y,
+        pixels_sha256: sha256_hex(img.as_raw()),
+    })
+}
+
+/// An empty folder at `dir` (cleared if it was there).
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
 /// `tmp` moved to `out`, replacing what was there.
 fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
     if out.exists() {
@@ -260,27 +278,21 @@ fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
 pub fn prepare_photo_set(raw: &Path, out: &Path, spec: PhotoSetSpec) -> Result<Vec<ManifestRow>> {
     let (photos, decoded) = decode_test_photos(raw, spec.downscale)?;
     let tmp = out.with_extension("partial");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
-    }
-    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    fresh_dir(&tmp)?;
     let mut rows = Vec::with_capacity(photos.len());
     for (photo, (sha, img)) in photos.iter().zip(&decoded) {
         let (w, h) = img.dimensions();
         let (cw, ch) = (w.min(spec.width), h.min(spec.height));
         let (x, y) = ((w - cw) / 2, (h - ch) / 2);
         let cut = image::imageops::crop_imm(img, x, y, cw, ch).to_image();
-        let name = format!("{}.png", photo.id);
-        cut.save(tmp.join(&name))
-            .with_context(|| format!("cannot write {}", tmp.join(&name).display()))?;
-        rows.push(ManifestRow {
-            crop: name,
-            source: photo.id.clone(),
-            source_sha256: sha.clone(),
-            x,
-            y,
-            pixels_sha256: sha256_hex(cut.as_raw()),
-        });
+        rows.push(save_cut(
+            &tmp,
+            format!("{}.png", photo.id),
+            photo,
+            sha,
+            (x, y),
+            &cut,
+        )?);
     }
     replace_dir(&tmp, out)?;
     Ok(rows)

@@ -11,7 +11,8 @@ use indicatif::ProgressBar;
 use super::jpeg::{JpegCodec, Quality};
 use super::parallel::par_map;
 use super::{Scored, mean_of};
-use crate::metrics::{colour, psnr, ssim};
+use crate::metrics::colour::colour;
+use crate::metrics::{psnr, ssim};
 
 /// Every image at one JPEG quality.
 pub struct JpegPass {
@@ -73,8 +74,7 @@ pub fn add_colour(pass: &mut JpegPass, originals: &[&RgbImage]) -> Result<()> {
     let items: Vec<usize> = (0..originals.len()).collect();
     let files = &pass.files;
     let colours = par_map(&items, JpegCodec::new, |codec, _, &i| {
-        let decoded = codec.decode(&files[i])?;
-        colour::colour(originals[i], &decoded)
+        colour(originals[i], &codec.decode(&files[i])?)
     })
     .with_context(|| format!("colour of JPEG at quality {}", pass.quality))?;
     for (s, c) in pass.scores.iter_mut().zip(colours) {

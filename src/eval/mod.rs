@@ -26,11 +26,12 @@ use crate::codec::finalize::coder;
 use crate::config::{Backend, DeviceSpec, Storage};
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::SSIM_WINDOW;
-use crate::metrics::{Colour, colour, psnr, ssim};
+use crate::metrics::colour::Reference;
+use crate::metrics::{Colour, psnr, ssim};
 use crate::train::model_from_checkpoint;
 use autoencoder::{Reconstruction, reconstruct};
-use baseline::{JpegPass, add_colour, jpeg_pass, match_ssim};
-use jpeg::{Quality, QualityChoice};
+use baseline::{JpegPass, jpeg_pass, match_ssim};
+use jpeg::{JpegCodec, Quality, QualityChoice};
 use parallel::par_map;
 use source::ModelSource;
 
@@ -132,6 +133,9 @@ pub struct Timing {
     pub jpeg_metrics: f64,
     /// JPEG passes made (1 per fixed quality; about 7 for match-ssim).
     pub jpeg_passes: usize,
+    /// Colour scores of the autoencoder and of the reported JPEG qualities (wall).
+    #[serde(default)]
+    pub colour: f64,
     /// Writing images, reports, plots and TensorBoard events (wall).
     pub write: f64,
     /// The whole evaluation (wall).
@@ -239,6 +243,35 @@ pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
     Ok((names, images))
 }
 
+/// Colour of the autoencoder's reconstructions and of each reported JPEG quality, in one
+/// pass over the images: each original's CIELAB is computed once for all of them.
+fn score_colour(
+    originals: &[RgbImage],
+    recon: &[Reconstruction],
+    ae: &mut [Scored],
+    jpeg: &mut [JpegResult],
+) -> Result<()> {
+    let items: Vec<usize> = (0..originals.len()).collect();
+    let files: Vec<&Vec<Vec<u8>>> = jpeg.iter().map(|j| &j.pass.files).collect();
+    let rows = par_map(&items, JpegCodec::new, |codec, _, &i| {
+        let reference = Reference::new(&originals[i]);
+        let own = reference.colour(&recon[i].image)?;
+        let theirs = files
+            .iter()
+            .map(|f| reference.colour(&codec.decode(&f[i])?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((own, theirs))
+    })
+    .context("colour scores")?;
+    for (i, (own, theirs)) in rows.into_iter().enumerate() {
+        ae[i].colour = Some(own);
+        for (j, c) in jpeg.iter_mut().zip(theirs) {
+            j.pass.scores[i].colour = Some(c);
+        }
+    }
+    Ok(())
+}
+
 /// Evaluates the model named by `target` (see [`ModelSource::resolve`]) on `opts.images`
 /// and writes every output.
 pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBuf)> {
@@ -298,7 +331,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
                 psnr: psnr(&originals[i], &r.image)?,
                 ssim: ssim(&originals[i], &r.image)?,
                 seconds: r.seconds,
-                colour: Some(colour::colour(&originals[i], &r.image)?),
+                colour: None,
             })
         },
     )?;
@@ -319,10 +352,9 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
                 search.push((*q, p.mean_ssim()));
             }
             timing.jpeg_passes = passes.len();
-            let mut pass = passes
+            let pass = passes
                 .remove(&chosen)
                 .context("the chosen JPEG quality was never encoded")?;
-            add_colour(&mut pass, set)?;
             vec![JpegResult {
                 matched: true,
                 pass,
@@ -332,8 +364,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             jpeg_bar.set_length((qs.len() * set.len()) as u64);
             let mut out = Vec::new();
             for q in qs {
-                let mut pass = jpeg_pass(set, *q, &jpeg_bar)?;
-                add_colour(&mut pass, set)?;
+                let pass = jpeg_pass(set, *q, &jpeg_bar)?;
                 timing.jpeg_codec += pass.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += pass.metrics_seconds;
                 timing.jpeg_passes += 1;
@@ -347,6 +378,12 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     };
     jpeg_bar.finish_and_clear();
     timing.jpeg = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut ae = ae;
+    let mut jpeg = jpeg;
+    score_colour(&originals, &recon, &mut ae, &mut jpeg)?;
+    timing.colour = t.elapsed().as_secs_f64();
 
     let mut eval = Evaluation {
         source,

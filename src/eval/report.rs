@@ -340,7 +340,7 @@ pub fn markdown(s: &Summary) -> String {
         m,
         "- Wall time {:.2} s: reading images {:.2} s, model {:.2} s, autoencoder {:.2} s, its \
          metrics {:.2} s, JPEG {:.2} s ({} whole-set passes; codec {:.2} s and metrics {:.2} s \
-         summed over threads), writing outputs {:.2} s.\n",
+         summed over threads), colour of both {:.2} s, writing outputs {:.2} s.\n",
         t.total,
         t.load,
         t.model,
@@ -350,6 +350,7 @@ pub fn markdown(s: &Summary) -> String {
         t.jpeg_passes,
         t.jpeg_codec,
         t.jpeg_metrics,
+        t.colour,
         t.write
     );
     let _ = writeln!(m, "## Per image\n");

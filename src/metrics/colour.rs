@@ -59,27 +59,51 @@ impl Colour {
 
 /// ΔE00 and the Y/Cb/Cr PSNRs of `b` against `a`.
 pub fn colour(a: &RgbImage, b: &RgbImage) -> Result<Colour> {
-    same_size(a, b)?;
-    let [psnr_y, psnr_cb, psnr_cr] = ycbcr_psnr(a, b);
-    Ok(Colour {
-        delta_e: mean_delta_e(a, b),
-        psnr_y,
-        psnr_cb,
-        psnr_cr,
-    })
+    Reference::new(a).colour(b)
 }
 
-/// Mean CIEDE2000 between two images of equal size.
-fn mean_delta_e(a: &RgbImage, b: &RgbImage) -> f64 {
-    let (ra, rb) = (a.as_raw(), b.as_raw());
-    let n = ra.len() / 3;
-    let mut sum = 0.0;
-    for (pa, pb) in ra.chunks_exact(3).zip(rb.chunks_exact(3)) {
-        if pa != pb {
-            sum += ciede2000(lab([pa[0], pa[1], pa[2]]), lab([pb[0], pb[1], pb[2]]));
-        }
+/// A reference image with its CIELAB values, computed once for scoring several images
+/// against it (an evaluation scores the autoencoder's and JPEG's against one original).
+pub struct Reference<'a> {
+    img: &'a RgbImage,
+    lab: Vec<[f64; 3]>,
+}
+
+impl<'a> Reference<'a> {
+    /// `img` and its CIELAB pixels.
+    pub fn new(img: &'a RgbImage) -> Self {
+        let lab = img
+            .as_raw()
+            .chunks_exact(3)
+            .map(|p| lab([p[0], p[1], p[2]]))
+            .collect();
+        Self { img, lab }
     }
-    sum / n.max(1) as f64
+
+    /// ΔE00 and the Y/Cb/Cr PSNRs of `b` against the reference.
+    pub fn colour(&self, b: &RgbImage) -> Result<Colour> {
+        same_size(self.img, b)?;
+        let [psnr_y, psnr_cb, psnr_cr] = ycbcr_psnr(self.img, b);
+        Ok(Colour {
+            delta_e: self.mean_delta_e(b),
+            psnr_y,
+            psnr_cb,
+            psnr_cr,
+        })
+    }
+
+    /// Mean CIEDE2000 of `b` (same size) against the reference.
+    fn mean_delta_e(&self, b: &RgbImage) -> f64 {
+        let (ra, rb) = (self.img.as_raw(), b.as_raw());
+        let n = ra.len() / 3;
+        let mut sum = 0.0;
+        for ((pa, pb), la) in ra.chunks_exact(3).zip(rb.chunks_exact(3)).zip(&self.lab) {
+            if pa != pb {
+                sum += ciede2000(*la, lab([pb[0], pb[1], pb[2]]));
+            }
+        }
+        sum / n.max(1) as f64
+    }
 }
 
 /// The sRGB transfer function undone, for each 8-bit value.
@@ -110,13 +134,25 @@ pub fn lab(rgb: [u8; 3]) -> [f64; 3] {
     let f = |row: usize| {
         let t = (M[row][0] * l[0] + M[row][1] * l[1] + M[row][2] * l[2]) / WHITE[row];
         if t > 0.008856 {
-            t.cbrt()
+            cube_root(t)
         } else {
             7.787 * t + 16.0 / 116.0
         }
     };
     let (x, y, z) = (f(0), f(1), f(2));
     [116.0 * y - 16.0, 500.0 * (x - y), 200.0 * (y - z)]
+}
+
+/// The cube root of `t` in (0.0089, 1.1), where CIELAB takes it: a bit-level estimate (3 %)
+/// and two Halley steps, within 1e-14 of the exact root and a fifth of the time of `cbrt`
+/// (Rust links a software one) or `powf`, which were two thirds of the cost of ΔE00.
+fn cube_root(t: f64) -> f64 {
+    let mut y = f64::from_bits(t.to_bits() / 3 + 0x2A9F_7893_782D_A1CE);
+    for _ in 0..2 {
+        let y3 = y * y * y;
+        y *= (y3 + 2.0 * t) / (2.0 * y3 + t);
+    }
+    y
 }
 
 /// CIEDE2000 between two CIELAB colours (Sharma, Wu, Dalal 2005; kL = kC = kH = 1), in the
@@ -127,14 +163,17 @@ pub fn ciede2000(lab1: [f64; 3], lab2: [f64; 3]) -> f64 {
     let [l2, a2, b2] = lab2;
     // a* is stretched by the mean chroma first; everything after works in the stretched
     // (primed) coordinates.
-    let cbar = 0.5 * (a1.hypot(b1) + a2.hypot(b2));
+    let cbar = 0.5 * ((a1 * a1 + b1 * b1).sqrt() + (a2 * a2 + b2 * b2).sqrt());
     let c7 = cbar.powi(7);
     let g = 0.5 * (1.0 - (c7 / (c7 + P25_7)).sqrt());
     let scale = 1.0 + g;
     let polar = |a: f64, b: f64| {
         let (x, y) = (a * scale, b);
         let t = y.atan2(x);
-        (x.hypot(y), if t < 0.0 { t + 2.0 * PI } else { t })
+        (
+            (x * x + y * y).sqrt(),
+            if t < 0.0 { t + 2.0 * PI } else { t },
+        )
     };
     let (c1, h1) = polar(a1, b1);
     let (c2, h2) = polar(a2, b2);
@@ -176,10 +215,19 @@ pub fn ciede2000(lab1: [f64; 3], lab2: [f64; 3]) -> f64 {
     }
     hbar *= 0.5;
 
-    let t = 1.0 - 0.17 * (hbar - 30f64.to_radians()).cos()
-        + 0.24 * (2.0 * hbar).cos()
-        + 0.32 * (3.0 * hbar + 6f64.to_radians()).cos()
-        - 0.20 * (4.0 * hbar - 63f64.to_radians()).cos();
+    // T = 1 - 0.17 cos(h - 30°) + 0.24 cos 2h + 0.32 cos(3h + 6°) - 0.20 cos(4h - 63°), the
+    // multiple angles from one sine and cosine (a third of the time, the same to 1e-15).
+    let (sn1, cs1) = hbar.sin_cos();
+    let (sn2, cs2) = (2.0 * sn1 * cs1, 2.0 * cs1 * cs1 - 1.0);
+    let (sn3, cs3) = (sn1 * (3.0 - 4.0 * sn1 * sn1), cs1 * (4.0 * cs1 * cs1 - 3.0));
+    let (sn4, cs4) = (2.0 * sn2 * cs2, 2.0 * cs2 * cs2 - 1.0);
+    // sin and cos of 30°, 6° and 63°.
+    let (sin30, cos30) = (0.49999999999999994, 0.8660254037844387);
+    let (sin6, cos6) = (0.10452846326765347, 0.9945218953682733);
+    let (sin63, cos63) = (0.8910065241883678, 0.4539904997395468);
+    let t =
+        1.0 - 0.17 * (cs1 * cos30 + sn1 * sin30) + 0.24 * cs2 + 0.32 * (cs3 * cos6 - sn3 * sin6)
+            - 0.20 * (cs4 * cos63 + sn4 * sin63);
     let sh = 1.0 + 0.015 * cbar * t;
     let h_term = dh_term / sh;
 
@@ -225,6 +273,16 @@ fn ycbcr_psnr(a: &RgbImage, b: &RgbImage) -> [f64; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cube_root_is_exact_to_1e14_over_its_range() {
+        let mut t = 0.0088f64;
+        while t < 1.2 {
+            let want = t.cbrt();
+            assert!((cube_root(t) - want).abs() <= 1e-14 * want, "{t}");
+            t *= 1.001;
+        }
+    }
 
     #[test]
     fn sharma_reference_pairs() {

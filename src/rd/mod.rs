@@ -56,20 +56,10 @@ pub struct RdPoint {
     pub setting: String,
     /// `λ` of the model's rate term (none for JPEG).
     pub lambda: Option<f64>,
-    /// Mean bits per pixel (file bytes · 8 / pixels, per image).
-    pub bpp: f64,
-    /// Mean bits per pixel of the coded data alone: without JPEG's headers (tables, about
-    /// 620 bytes) or the `.nic` framing (42 bytes).
-    pub payload_bpp: f64,
-    /// Mean PSNR, dB.
-    pub psnr: f64,
-    /// Mean SSIM.
-    pub ssim: f64,
-    /// Mean ΔE00 and Y/Cb/Cr PSNRs.
+    /// Its means over the set; `payload_bpp` leaves out JPEG's headers (tables, about 620
+    /// bytes) and the `.nic` framing (42 bytes).
     #[serde(flatten)]
-    pub colour: Colour,
-    /// Total bytes over the set.
-    pub bytes: usize,
+    pub scores: ModelScores,
     /// Bits per pixel JPEG needs for this point's SSIM (interpolated on the JPEG curve).
     pub jpeg_bpp_at_ssim: Option<f64>,
     /// The same for the coded data alone (JPEG's curve of payload bits).
@@ -140,21 +130,29 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
             codec: "jpeg".into(),
             setting: format!("q{q}"),
             lambda: None,
-            bpp: mean(&bpps),
-            payload_bpp: mean(&payload),
-            psnr: mean(&pass.scores.iter().map(|s| s.psnr).collect::<Vec<_>>()),
-            ssim: mean(&pass.scores.iter().map(|s| s.ssim).collect::<Vec<_>>()),
-            colour: Colour::mean(pass.scores.iter().filter_map(|s| s.colour.as_ref())),
-            bytes: pass.scores.iter().map(|s| s.bytes).sum(),
+            scores: ModelScores {
+                bpp: mean(&bpps),
+                payload_bpp: mean(&payload),
+                psnr: mean(&pass.scores.iter().map(|s| s.psnr).collect::<Vec<_>>()),
+                ssim: mean(&pass.scores.iter().map(|s| s.ssim).collect::<Vec<_>>()),
+                colour: Colour::mean(pass.scores.iter().filter_map(|s| s.colour.as_ref())),
+                bytes: pass.scores.iter().map(|s| s.bytes).sum(),
+            },
             jpeg_bpp_at_ssim: None,
             jpeg_payload_bpp_at_ssim: None,
             jpeg_delta_e_at_bpp: None,
         });
     }
     jb.finish_and_clear();
-    let jpeg_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.bpp, p.ssim)).collect();
-    let jpeg_payload_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.payload_bpp, p.ssim)).collect();
-    let jpeg_delta_e: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.bpp, p.colour.delta_e)).collect();
+    let jpeg_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.scores.bpp, p.scores.ssim)).collect();
+    let jpeg_payload_ssim: Vec<(f64, f64)> = jpeg
+        .iter()
+        .map(|p| (p.scores.payload_bpp, p.scores.ssim))
+        .collect();
+    let jpeg_delta_e: Vec<(f64, f64)> = jpeg
+        .iter()
+        .map(|p| (p.scores.bpp, p.scores.colour.delta_e))
+        .collect();
 
     let mut points = Vec::new();
     for target in models {
@@ -170,12 +168,7 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
             codec: "niclab".into(),
             setting: exp.name().to_string(),
             lambda: (exp.loss.rate > 0.0).then_some(exp.loss.rate),
-            bpp: m.bpp,
-            payload_bpp: m.payload_bpp,
-            psnr: m.psnr,
-            ssim: m.ssim,
-            colour: m.colour,
-            bytes: m.bytes,
+            scores: m,
             jpeg_bpp_at_ssim: rate_at(&jpeg_ssim, m.ssim),
             jpeg_payload_bpp_at_ssim: rate_at(&jpeg_payload_ssim, m.ssim),
             jpeg_delta_e_at_bpp: quality_at(&jpeg_delta_e, m.bpp),
@@ -183,18 +176,18 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
         eprintln!(
             "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
             exp.name(),
-            point.bpp,
-            point.psnr,
-            point.ssim,
-            point.colour.delta_e
+            point.scores.bpp,
+            point.scores.psnr,
+            point.scores.ssim,
+            point.scores.colour.delta_e
         );
         points.push(point);
     }
-    points.sort_by(|a, b| a.bpp.total_cmp(&b.bpp));
+    points.sort_by(|a, b| a.scores.bpp.total_cmp(&b.scores.bpp));
 
     type Metric = fn(&RdPoint) -> f64;
-    let (psnr_of, ssim_of): (Metric, Metric) = (|p| p.psnr, |p| p.ssim);
-    let (files, payload): (Metric, Metric) = (|p| p.bpp, |p| p.payload_bpp);
+    let (psnr_of, ssim_of): (Metric, Metric) = (|p| p.scores.psnr, |p| p.scores.ssim);
+    let (files, payload): (Metric, Metric) = (|p| p.scores.bpp, |p| p.scores.payload_bpp);
     let mut notes = Vec::new();
     let mut bd = |rate: Metric, quality: Metric, what: &str| -> Option<f64> {
         let anchor: Vec<(f64, f64)> = jpeg.iter().map(|p| (rate(p), quality(p))).collect();
@@ -230,12 +223,12 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     })
 }
 
-/// A codec model's means over an image set, its real `.nic` files counted.
+/// A codec's means over an image set, its real files counted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ModelScores {
-    /// Mean bits per pixel of the whole files.
+    /// Mean bits per pixel of the whole files (bytes · 8 / pixels, per image).
     pub bpp: f64,
-    /// The same without the `.nic` framing.
+    /// The same for the coded data alone, without headers and framing.
     pub payload_bpp: f64,
     /// Mean PSNR, dB.
     pub psnr: f64,
@@ -264,30 +257,31 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
     )?;
     ab.finish_and_clear();
     let items: Vec<usize> = (0..refs.len()).collect();
-    let scores = par_map(
+    let per_image = par_map(
         &items,
         || Ok(()),
         |_, _, &i| {
-            let r = &recon[i];
-            Ok((
-                bpp(r.stored.len(), &originals[i]),
-                psnr(&originals[i], &r.image)?,
-                ssim(&originals[i], &r.image)?,
-                bpp(r.stored.len().saturating_sub(FRAMING), &originals[i]),
-                colour::colour(&originals[i], &r.image)?,
-            ))
+            let (r, o) = (&recon[i], &originals[i]);
+            Ok(ModelScores {
+                bpp: bpp(r.stored.len(), o),
+                payload_bpp: bpp(r.stored.len().saturating_sub(FRAMING), o),
+                psnr: psnr(o, &r.image)?,
+                ssim: ssim(o, &r.image)?,
+                colour: colour::colour(o, &r.image)?,
+                bytes: r.stored.len(),
+            })
         },
     )?;
-    let mean = |f: &dyn Fn(&(f64, f64, f64, f64, Colour)) -> f64| {
-        scores.iter().map(f).sum::<f64>() / scores.len().max(1) as f64
+    let mean = |f: fn(&ModelScores) -> f64| {
+        per_image.iter().map(f).sum::<f64>() / per_image.len().max(1) as f64
     };
     Ok(ModelScores {
-        bpp: mean(&|s| s.0),
-        payload_bpp: mean(&|s| s.3),
-        psnr: mean(&|s| s.1),
-        ssim: mean(&|s| s.2),
-        colour: Colour::mean(scores.iter().map(|s| &s.4)),
-        bytes: recon.iter().map(|r| r.stored.len()).sum(),
+        bpp: mean(|s| s.bpp),
+        payload_bpp: mean(|s| s.payload_bpp),
+        psnr: mean(|s| s.psnr),
+        ssim: mean(|s| s.ssim),
+        colour: Colour::mean(per_image.iter().map(|s| &s.colour)),
+        bytes: per_image.iter().map(|s| s.bytes).sum(),
     })
 }
 
@@ -337,17 +331,17 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
             p.codec,
             p.setting,
             opt(p.lambda),
-            p.bpp,
-            p.payload_bpp,
-            p.psnr,
-            p.ssim,
-            p.bytes,
+            p.scores.bpp,
+            p.scores.payload_bpp,
+            p.scores.psnr,
+            p.scores.ssim,
+            p.scores.bytes,
             opt(p.jpeg_bpp_at_ssim),
             opt(p.jpeg_payload_bpp_at_ssim),
-            p.colour.delta_e,
-            p.colour.psnr_y,
-            p.colour.psnr_cb,
-            p.colour.psnr_cr,
+            p.scores.colour.delta_e,
+            p.scores.colour.psnr_y,
+            p.scores.colour.psnr_cb,
+            p.scores.colour.psnr_cr,
             opt(p.jpeg_delta_e_at_bpp)
         );
     }
@@ -361,35 +355,45 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
             Series {
                 name: "JPEG (libjpeg-turbo)".into(),
                 colour: JPEG_COLOUR,
-                points: r.jpeg.iter().map(|p| (p.bpp, f(p))).collect(),
+                points: r.jpeg.iter().map(|p| (p.scores.bpp, f(p))).collect(),
                 dots: true,
             },
             Series {
                 name: "niclab".into(),
                 colour: AE_COLOUR,
-                points: r.models.iter().map(|p| (p.bpp, f(p))).collect(),
+                points: r.models.iter().map(|p| (p.scores.bpp, f(p))).collect(),
                 dots: true,
             },
         ]
     };
-    xy_plot(
-        &out.join("plots/rd-psnr.png"),
-        "Rate-distortion: PSNR",
-        ("bits per pixel", "PSNR (dB)"),
-        &series(|p| p.psnr),
-    )?;
-    xy_plot(
-        &out.join("plots/rd-ssim.png"),
-        "Rate-distortion: SSIM",
-        ("bits per pixel", "SSIM"),
-        &series(|p| p.ssim),
-    )?;
-    xy_plot(
-        &out.join("plots/rd-delta-e.png"),
-        "Colour error: CIEDE2000 (lower is better)",
-        ("bits per pixel", "mean ΔE00"),
-        &series(|p| p.colour.delta_e),
-    )?;
+    type Plot = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&RdPoint) -> f64,
+    );
+    let plots: [Plot; 3] = [
+        ("rd-psnr", "Rate-distortion: PSNR", "PSNR (dB)", |p| {
+            p.scores.psnr
+        }),
+        ("rd-ssim", "Rate-distortion: SSIM", "SSIM", |p| {
+            p.scores.ssim
+        }),
+        (
+            "rd-delta-e",
+            "Colour error: CIEDE2000 (lower is better)",
+            "mean ΔE00",
+            |p| p.scores.colour.delta_e,
+        ),
+    ];
+    for (file, title, label, f) in plots {
+        xy_plot(
+            &out.join(format!("plots/{file}.png")),
+            title,
+            ("bits per pixel", label),
+            &series(f),
+        )?;
+    }
 
     let old = event_files(out)?;
     let mut board = Board::open(out, None)?;
@@ -397,17 +401,26 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
         fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
     }
     for p in r.jpeg.iter().chain(&r.models) {
-        let step = (p.bpp * 1000.0).round() as u64;
-        board.scalar(&format!("rd/psnr_{}", p.codec), p.psnr, step);
-        board.scalar(&format!("rd/ssim_{}", p.codec), p.ssim, step);
-        board.scalar(&format!("rd/delta_e_{}", p.codec), p.colour.delta_e, step);
+        let step = (p.scores.bpp * 1000.0).round() as u64;
+        board.scalar(&format!("rd/psnr_{}", p.codec), p.scores.psnr, step);
+        board.scalar(&format!("rd/ssim_{}", p.codec), p.scores.ssim, step);
+        board.scalar(
+            &format!("rd/delta_e_{}", p.codec),
+            p.scores.colour.delta_e,
+            step,
+        );
     }
     board.flush();
     Ok(())
 }
 
-fn ycbcr(c: &Colour) -> String {
-    format!("{:.2} / {:.2} / {:.2}", c.psnr_y, c.psnr_cb, c.psnr_cr)
+/// A point's bpp, payload bpp, PSNR, SSIM, ΔE00 and Y / Cb / Cr cells of the report.
+fn cells(s: &ModelScores) -> String {
+    let c = &s.colour;
+    format!(
+        "{:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {:.2} / {:.2} / {:.2}",
+        s.bpp, s.payload_bpp, s.psnr, s.ssim, c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr
+    )
 }
 
 /// The Markdown report: both curves' points, the BD-rates, JPEG's bits at each model's SSIM.
@@ -437,37 +450,28 @@ pub fn report(r: &RdResult) -> String {
             format!("{a:.4} / {b:.4}")
         });
         let ratio = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
-            format!("{:.2}x / {:.2}x", a / p.bpp, b / p.payload_bpp)
+            format!(
+                "{:.2}x / {:.2}x",
+                a / p.scores.bpp,
+                b / p.scores.payload_bpp
+            )
         });
         let de_jpeg = p
             .jpeg_delta_e_at_bpp
             .map_or("out of JPEG's range".into(), |v| format!("{v:.2}"));
+        let setting = format!(
+            "{}{}",
+            p.setting,
+            p.lambda.map(|l| format!(" (λ = {l})")).unwrap_or_default()
+        );
         let _ = writeln!(
             m,
-            "| niclab | {}{} | {:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {} | {at} | {ratio} | \
-             {de_jpeg} |",
-            p.setting,
-            p.lambda.map(|l| format!(" (λ = {l})")).unwrap_or_default(),
-            p.bpp,
-            p.payload_bpp,
-            p.psnr,
-            p.ssim,
-            p.colour.delta_e,
-            ycbcr(&p.colour)
+            "| niclab | {setting} | {} | {at} | {ratio} | {de_jpeg} |",
+            cells(&p.scores)
         );
     }
     for p in &r.jpeg {
-        let _ = writeln!(
-            m,
-            "| JPEG | {} | {:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {} | | | |",
-            p.setting,
-            p.bpp,
-            p.payload_bpp,
-            p.psnr,
-            p.ssim,
-            p.colour.delta_e,
-            ycbcr(&p.colour)
-        );
+        let _ = writeln!(m, "| JPEG | {} | {} | | | |", p.setting, cells(&p.scores));
     }
     let _ = writeln!(
         m,
@@ -512,12 +516,14 @@ mod tests {
             codec: "niclab".into(),
             setting: setting.into(),
             lambda: None,
-            bpp,
-            payload_bpp: bpp,
-            psnr: 0.0,
-            ssim,
-            colour: Colour::mean([]),
-            bytes: 0,
+            scores: ModelScores {
+                bpp,
+                payload_bpp: bpp,
+                psnr: 0.0,
+                ssim,
+                colour: Colour::mean([]),
+                bytes: 0,
+            },
             jpeg_bpp_at_ssim: None,
             jpeg_payload_bpp_at_ssim: None,
             jpeg_delta_e_at_bpp: None,
@@ -532,7 +538,7 @@ mod tests {
             point("c", 0.43, 0.77),
             point("d", 0.76, 0.83),
         ];
-        let (front, dropped) = pareto_front(&pts, |p| p.bpp, |p| p.ssim);
+        let (front, dropped) = pareto_front(&pts, |p| p.scores.bpp, |p| p.scores.ssim);
         assert_eq!(front, vec![(0.1, 0.70), (0.25, 0.79), (0.76, 0.83)]);
         assert_eq!(dropped, vec!["c".to_string()]);
     }
