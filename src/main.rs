@@ -293,7 +293,7 @@ enum ModelsCommand {
         name: Option<String>,
         /// codec or paper.
         #[arg(long, default_value = "codec")]
-        kind: String,
+        kind: niclab::zoo::Kind,
         /// One line for the listing.
         #[arg(long)]
         description: String,
@@ -727,11 +727,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     images,
                     checkpoints,
                 } => {
-                    let kind = match kind.as_str() {
-                        "codec" => niclab::zoo::Kind::Codec,
-                        "paper" => niclab::zoo::Kind::Paper,
-                        other => anyhow::bail!("--kind {other:?}: give codec or paper"),
-                    };
                     let name = match name {
                         Some(n) => n,
                         None => niclab::eval::source::ModelSource::resolve(&run, &checkpoints)?

@@ -49,6 +49,19 @@ impl std::fmt::Display for Kind {
     }
 }
 
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "codec" => Ok(Kind::Codec),
+            "paper" => Ok(Kind::Paper),
+            other => Err(format!(
+                "unknown kind `{other}`, expected \"codec\" or \"paper\""
+            )),
+        }
+    }
+}
+
 /// How a shipped model was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

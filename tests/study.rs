@@ -46,10 +46,22 @@ fn a_study_trains_evaluates_and_reports_every_experiment() {
     // The 3-pair row sits next to the paper's 3-pair row; the 2-pair one has none.
     assert!(stdout.contains("| 3 | niclab |"), "{stdout}");
     assert!(
-        stdout.contains("| 3 | paper | 27.09 | 0.9738 | 1.11 |"),
+        stdout.contains("| 3 | paper | 27.09 | 0.9738 | - | 1.11 |"),
         "{stdout}"
     );
     assert!(stdout.contains("| 2 | niclab |") && !stdout.contains("| 2 | paper"));
+    // The AE's and JPEG's ΔE00 columns hold numbers for niclab's rows.
+    let row: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("| 3 | niclab |"))
+        .unwrap()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert!(
+        row[5].parse::<f64>().unwrap() > 0.0 && row[12].parse::<f64>().unwrap() > 0.0,
+        "{row:?}"
+    );
 
     let runs = dir.path().join("runs/s");
     let report = std::fs::read_to_string(runs.join("report.md")).unwrap();
