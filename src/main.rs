@@ -727,13 +727,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     images,
                     checkpoints,
                 } => {
-                    let name = match name {
-                        Some(n) => n,
-                        None => niclab::eval::source::ModelSource::resolve(&run, &checkpoints)?
-                            .experiment()
-                            .name()
-                            .to_string(),
-                    };
                     let e = niclab::zoo::add(
                         &run,
                         &niclab::zoo::AddOptions {

@@ -221,16 +221,10 @@ impl Entry {
     }
 }
 
-/// The checkpoint of the shipped model `name`, checked, if the zoo in `dir` lists it.
+/// The checkpoint of the shipped model `name`, if the zoo in `dir` lists it (its files are
+/// checked when it is loaded, by [`check_if_shipped`]).
 pub fn shipped(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
-    let zoo = Zoo::load(dir)?;
-    match zoo.find(name) {
-        Some(e) => {
-            e.verify(dir)?;
-            Ok(Some(e.checkpoint(dir)))
-        }
-        None => Ok(None),
-    }
+    Ok(Zoo::load(dir)?.find(name).map(|e| e.checkpoint(dir)))
 }
 
 /// Checks `path` against the zoo if it is a shipped model's checkpoint (a path into the zoo
@@ -252,8 +246,8 @@ pub fn check_if_shipped(path: &Path) -> Result<()> {
 pub struct AddOptions {
     /// The zoo folder.
     pub dir: PathBuf,
-    /// Name in the zoo.
-    pub name: String,
+    /// Name in the zoo; `None`: the run's experiment name.
+    pub name: Option<String>,
     /// Codec or paper model.
     pub kind: Kind,
     /// One line.
@@ -275,44 +269,50 @@ pub struct AddOptions {
 /// measured on flex.
 pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     let source = ModelSource::resolve(run, &opts.checkpoints)?;
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| source.experiment().name().to_string());
     let mut meta = source.checkpoint.meta.clone();
     let trained_backend = meta.experiment.train.backend.to_string();
     meta.experiment.train.backend = Backend::Flex;
     meta.experiment.train.device = DeviceSpec::Cpu;
-    let folder = opts.dir.join(&opts.name);
+    let folder = opts.dir.join(&name);
     fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let ckpt = folder.join(MODEL_FILE);
-    Checkpoint {
-        meta: meta.clone(),
-        model: source.checkpoint.model.clone(),
+    let shipped = Checkpoint {
+        meta,
+        model: source.checkpoint.model,
         optimizer: Vec::new(),
-    }
-    .save(&ckpt)?;
+    };
+    shipped.save(&ckpt)?;
     // The run's own tables when it has them, so the zoo model writes the run's files.
     let run_tables = tables_path(&source.path);
     if run_tables.is_file() {
         fs::copy(&run_tables, tables_path(&ckpt))
             .with_context(|| format!("cannot copy {}", run_tables.display()))?;
     }
-    let exp_text = toml::to_string(&meta.experiment).context("cannot write the experiment")?;
+    let exp_text =
+        toml::to_string(&shipped.meta.experiment).context("cannot write the experiment")?;
     write_atomic(&folder.join("experiment.toml"), exp_text.as_bytes())?;
 
-    let checkpoint = Checkpoint::load(&ckpt)?;
+    let step = shipped.meta.step;
     let session = Session::from_source(
         ModelSource {
             path: ckpt.clone(),
-            checkpoint,
+            checkpoint: shipped,
         },
         None,
         None,
     )?;
     let (names, originals) = load_images(&opts.images)?;
-    let test = score_model(&session, &opts.name, &originals)?;
+    let test = score_model(&session, &name, &originals)?;
+    // Scored on its own, as the test that reproduces it does (batches of the sample only).
     let sample_images: Vec<_> = originals.into_iter().step_by(SAMPLE_EVERY).collect();
-    let sample = score_model(&session, &opts.name, &sample_images)?;
+    let sample = score_model(&session, &name, &sample_images)?;
     let images = opts.images.display().to_string();
     let entry = Entry {
-        name: opts.name.clone(),
+        name,
         kind: opts.kind,
         description: opts.description.clone(),
         sha256: sha256_hex(&fs::read(&ckpt)?),
@@ -322,7 +322,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
         trained: Trained {
             commit: opts.commit.clone(),
             command: opts.command.clone(),
-            step: meta.step,
+            step,
             backend: trained_backend,
         },
         test: Figures {

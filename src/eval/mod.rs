@@ -321,7 +321,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
 
     let t = Instant::now();
     let items: Vec<usize> = (0..originals.len()).collect();
-    let ae = par_map(
+    let mut ae = par_map(
         &items,
         || Ok(()),
         |_, _, &i| {
@@ -342,7 +342,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let set = &refs;
     let jpeg_bar = bar(0, "JPEG");
     let mut search = Vec::new();
-    let jpeg = match &opts.jpeg {
+    let mut jpeg = match &opts.jpeg {
         QualityChoice::MatchSsim => {
             jpeg_bar.set_length(3 * set.len() as u64);
             let (chosen, mut passes) = match_ssim(set, ae_ssim, &jpeg_bar)?;
@@ -380,8 +380,6 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     timing.jpeg = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let mut ae = ae;
-    let mut jpeg = jpeg;
     score_colour(&originals, &recon, &mut ae, &mut jpeg)?;
     timing.colour = t.elapsed().as_secs_f64();
 
