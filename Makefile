@@ -3,7 +3,8 @@
 # path and the GPU path) or BACKEND=flex (burn's pure-Rust CPU backend: nothing to install).
 # Needs: a Rust toolchain (cargo, from rustup), and on Debian/Ubuntu apt-get, dpkg-deb and
 # sha256sum for the datasets; cmake and nasm build the bundled libjpeg-turbo (`make deps`
-# checks them all, and installs cmake and nasm when run as root).
+# checks them all, and installs cmake and nasm when run as root); the AVIF and JPEG XL
+# baselines are Debian's libavif-bin and libjxl-tools (`make codec-tools`, for test and rd).
 
 SHELL      := /bin/bash
 CARGO      ?= cargo
@@ -60,10 +61,10 @@ endif
 
 # Python is only a test reference (scikit-image, onnxruntime), never in niclab's own path.
 TEST_VENV  := .venv-tests
-TEST_PIP   := numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
+TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
+.PHONY: help deps codec-tools build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -78,9 +79,12 @@ help:
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
 	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about 25 minutes each on 2 cores) and draw"
 	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
-	@echo "make rd     the shipped codecs (models/) against JPEG on test-1000 and test-photos: runs/rd, runs/rd-photos"
+	@echo "make codec-tools  install avifenc and cjxl (Debian's libavif-bin, libjxl-tools) as root"
+	@echo "make rd     the shipped codecs (models/) against JPEG, WebP, AVIF and JPEG XL on test-1000 and"
+	@echo "            test-photos: runs/rd, runs/rd-photos (AVIF and JPEG XL: make codec-tools installs them)"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
-	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch) and JPEG (Pillow): BENCHMARKS.md"
+	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch), JPEG (Pillow) and"
+	@echo "            the codecs' MP/s on full-size photos and a 24 MP one: BENCHMARKS.md"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
@@ -146,6 +150,18 @@ $(VGG16): $(WHEEL) | build
 
 weights: $(VGG16)
 
+# The AVIF and JPEG XL baselines are Debian's own tools: avifenc / avifdec (libavif-bin, with
+# libaom) and cjxl / djxl (libjxl-tools). JPEG and WebP are bundled into niclab.
+CODEC_TOOLS := avifenc avifdec cjxl djxl
+codec-tools:
+	@missing=""; for t in $(CODEC_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing libavif-bin and libjxl-tools (the AVIF and JPEG XL baselines)"; \
+	    apt-get install -y -qq libavif-bin libjxl-tools >/dev/null || { apt-get update -qq && apt-get install -y -qq libavif-bin libjxl-tools >/dev/null; } \
+	      || { echo "error: cannot install libavif-bin and libjxl-tools"; exit 1; }; \
+	  else echo "error:$$missing not found: the AVIF and JPEG XL baselines need 'sudo apt-get install libavif-bin libjxl-tools'"; exit 1; fi; \
+	fi
+
 # A venv for the reference tests. Debian's python3 needs python3-venv for it.
 $(TEST_VENV)/.ok: Makefile | deps
 	@$(PYTHON) -m venv $(TEST_VENV) 2>/dev/null || { \
@@ -188,7 +204,7 @@ eval: data build
 
 # The learned codecs: each λ trained (or continued, or kept when finished), then the
 # rate-distortion sweep against JPEG over datasets/test-1000.
-codec: data build
+codec: data build codec-tools
 	@for e in $(CODEC); do \
 	  run=checkpoints/$$(basename $$e .toml); \
 	  resume=$$([ -f $$run/last.ckpt ] && echo --resume); \
@@ -197,10 +213,11 @@ codec: data build
 	$(NICLAB) rd $(CODEC)
 
 # The shipped codecs (models/) against JPEG on both test sets: no training needed.
-rd: data build
+rd: data build codec-tools
 	$(NICLAB) rd --out runs/rd
 	$(NICLAB) rd --images datasets/test-photos --out runs/rd-photos --batch-size 4 \
-	  --jpeg-qualities 1,3,5,8,10,15,20,30,40,50,60,75,85,95
+	  --jpeg-qualities 1,3,5,8,10,15,20,30,40,50,60,75,85,95 \
+	  --webp-qualities 1,3,5,8,10,15,20,30,40,50,60,75,85,95
 
 # cargo-fuzz on the .nic parser + range decoder (fuzz/fuzz_targets/nic_decode.rs). Without
 # a sanitizer (-s none): the target looks for panics, and burn builds faster uninstrumented.
@@ -210,16 +227,17 @@ fuzz:
 	CARGO_BUILD_JOBS=$(JOBS) cargo +nightly fuzz run nic_decode -s none -- -max_total_time=$(FUZZ_SECONDS)
 
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
-bench: data weights build test-venv
+bench: data weights build test-venv codec-tools
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
 	bash benches/train_speed.sh
 	bash benches/jpeg_speed.sh
+	bash benches/codec_speed.sh
 	bash benches/infer_speed.sh
 	@echo "wrote BENCHMARKS.md"
 
 # The fuzz target compiles niclab's codec files on their own: checking it here keeps them
 # free of the rest of niclab (a cargo check on stable, no nightly needed).
-test: data weights test-venv build
+test: data weights test-venv codec-tools build
 	$(CARGO_ENV) $(CARGO) test --release -j $(JOBS) $(FEATURES)
 	$(CARGO) check -j $(JOBS) --manifest-path fuzz/Cargo.toml
 

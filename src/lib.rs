@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod board;
+pub mod classic;
 pub mod codec;
 pub mod config;
 pub mod cpu_encoder;
@@ -13,6 +14,7 @@ pub mod data;
 pub mod digest;
 pub mod eval;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod onnx;

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use niclab::classic::Codec;
+use niclab::classic::jpeg::QualityChoice;
 use niclab::codec::files::{Session, compress, decompress};
 use niclab::config::{Backend, ConfigError, DeviceSpec, Experiment, Storage};
 use niclab::data::prepare::{
     TEST_1000, TEST_PHOTOS, compare_with_manifest, manifest_text, parse_manifest,
     prepare_photo_set, prepare_test_set, prepare_train_set, verify_test_set,
 };
-use niclab::eval::jpeg::{Quality as JpegQuality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{Perceptual, Quality, compare_files, compare_folders, mean};
 use niclab::rd::RdOptions;
@@ -119,7 +120,7 @@ enum Command {
         a: PathBuf,
         /// The image or folder to score.
         b: PathBuf,
-        /// Print JSON (keys psnr, ssim, perceptual, delta_e, psnr_y, psnr_cb, psnr_cr)
+        /// Print JSON (keys psnr, ssim, ms_ssim, perceptual, delta_e, psnr_y, psnr_cb, psnr_cr)
         /// instead of text.
         #[arg(long)]
         json: bool,
@@ -205,13 +206,18 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Rate-distortion curves of trained codecs against a sweep of JPEG qualities, and the
-    /// Bjøntegaard delta rate (BD-rate) vs JPEG at equal PSNR and at equal SSIM.
+    /// Rate-distortion curves of trained codecs against sweeps of the classical codecs (JPEG,
+    /// WebP, AVIF, JPEG XL), and the Bjøntegaard delta rate (BD-rate) against each at equal
+    /// PSNR, SSIM and MS-SSIM.
     ///
     /// Each model is one point (mean bits per pixel of its real .nic files, PSNR, SSIM,
-    /// CIEDE2000); models trained at different λ make the curve. Writes rd.csv, rd.json,
-    /// report.md, plots/rd-psnr.png, rd-ssim.png and rd-delta-e.png, and TensorBoard scalars
-    /// (rd/psnr_jpeg, ..., step = bits per pixel x 1000) to OUT.
+    /// MS-SSIM where images have 161 pixels a side, CIEDE2000); models trained at different
+    /// λ make the curve. Each classical codec is a
+    /// curve over its quality knob, at its tool's default settings, files counted whole:
+    /// JPEG = libjpeg-turbo (bundled), WebP = libwebp 1.6 (bundled), AVIF = avifenc
+    /// (Debian's libavif-bin, libaom), JPEG XL = cjxl (Debian's libjxl-tools). Writes
+    /// rd.csv, rd.json, report.md, plots/rd-psnr.png, rd-ssim.png and rd-delta-e.png, and
+    /// TensorBoard scalars (rd/psnr_<codec>, ..., step = bits per pixel x 1000) to OUT.
     Rd {
         /// The models: shipped model names, checkpoints, run folders, experiment files or run
         /// names [default: every shipped codec, `niclab models`].
@@ -219,13 +225,38 @@ enum Command {
         /// The images.
         #[arg(long, default_value = "datasets/test-1000")]
         images: PathBuf,
-        /// JPEG qualities of the anchor curve.
+        /// The classical codecs to compare with: some of jpeg, webp, avif, jxl, or all.
+        // Spelled `std::vec::Vec` so that clap takes the parser's list as one value.
+        #[arg(long, default_value = "all", value_parser = niclab::classic::parse_codecs)]
+        codecs: std::vec::Vec<Codec>,
+        /// JPEG qualities of its curve (1-100).
         #[arg(
             long,
             value_delimiter = ',',
             default_value = "2,5,10,15,20,30,40,50,60,75,85,95"
         )]
         jpeg_qualities: Vec<u32>,
+        /// WebP qualities (cwebp -q, 1-100).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "2,5,10,15,20,30,40,50,60,75,85,95"
+        )]
+        webp_qualities: Vec<u32>,
+        /// AVIF colour quantizers (avifenc --min Q --max Q, 0-63, 0 lossless).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "60,56,52,48,44,40,36,32,28,24,20,16,12"
+        )]
+        avif_quantizers: Vec<u32>,
+        /// JPEG XL qualities (cjxl -q, 5-100; 100 lossless).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "5,10,15,20,30,40,50,60,75,85,95"
+        )]
+        jxl_qualities: Vec<u32>,
         /// Output folder.
         #[arg(long, default_value = "runs/rd")]
         out: PathBuf,
@@ -414,6 +445,12 @@ fn default_model() -> Result<PathBuf> {
     }
 }
 
+/// `24.0 MP in 80.1 s (0.30 MP/s)`: pixels coded and the time it took, file I/O included.
+fn speed(pixels: u64, took: std::time::Duration) -> String {
+    let (mp, s) = (pixels as f64 / 1e6, took.as_secs_f64());
+    format!("{mp:.2} MP in {s:.2} s ({:.2} MP/s)", mp / s.max(1e-9))
+}
+
 /// The report of `niclab metrics`, as text or JSON.
 fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Result<String> {
     let line = |q: &Quality| {
@@ -421,8 +458,11 @@ fn run_metrics(a: &Path, b: &Path, vgg: Option<&Perceptual>, json: bool) -> Resu
             .perceptual
             .map_or(String::new(), |p| format!("  perceptual {p:.6}"));
         let c = &q.colour;
+        let ms = q
+            .ms_ssim
+            .map_or(String::new(), |m| format!("  MS-SSIM {m:.6}"));
         format!(
-            "PSNR {:.4} dB  SSIM {:.6}  dE00 {:.4}  PSNR Y/Cb/Cr {:.2}/{:.2}/{:.2} dB{p}",
+            "PSNR {:.4} dB  SSIM {:.6}{ms}  dE00 {:.4}  PSNR Y/Cb/Cr {:.2}/{:.2}/{:.2} dB{p}",
             q.psnr, q.ssim, c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr
         )
     };
@@ -620,15 +660,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => default_model()?,
             };
             let s = run.session(&model)?;
+            let start = std::time::Instant::now();
             let t = compress(&s, &input, &output)?;
             println!(
-                "{} file(s), {} -> {} bytes ({:.2}x), model {} ({})",
+                "{} file(s), {} -> {} bytes ({:.2}x), model {} ({}); {}{}",
                 t.files,
                 t.bytes_in,
                 t.bytes_out,
                 t.bytes_in as f64 / t.bytes_out.max(1) as f64,
                 s.checkpoint.display(),
-                s.coder.fingerprint_hex()
+                s.coder.fingerprint_hex(),
+                speed(t.pixels, start.elapsed()),
+                niclab::memory::peak_note()
             );
         }
         Command::Decompress {
@@ -642,29 +685,55 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => niclab::zoo::model_of_file(&input, &run.checkpoints)?,
             };
             let s = run.session(&model)?;
+            let start = std::time::Instant::now();
             let t = decompress(&s, &input, &output)?;
             println!(
-                "{} file(s), {} bytes -> {} bytes of PNG in {}",
+                "{} file(s), {} bytes -> {} bytes of PNG in {}; {}{}",
                 t.files,
                 t.bytes_in,
                 t.bytes_out,
-                output.display()
+                output.display(),
+                speed(t.pixels, start.elapsed()),
+                niclab::memory::peak_note()
             );
         }
         Command::Rd {
             models,
             images,
+            codecs,
             jpeg_qualities,
+            webp_qualities,
+            avif_quantizers,
+            jxl_qualities,
             out,
             run,
         } => {
-            let jpeg = jpeg_qualities
-                .iter()
-                .map(|&q| JpegQuality::new(q))
-                .collect::<Result<Vec<_>>>()?;
+            let mut classic = Vec::new();
+            for codec in codecs {
+                let levels: Vec<u32> = match codec {
+                    Codec::Jpeg => jpeg_qualities.clone(),
+                    Codec::Webp => webp_qualities.clone(),
+                    Codec::Jxl => jxl_qualities.clone(),
+                    // Levels rise with quality: 63 - quantizer.
+                    Codec::Avif => avif_quantizers
+                        .iter()
+                        .map(|&q| {
+                            anyhow::ensure!(q <= 63, "--avif-quantizers: {q} is not in 0..63");
+                            Ok(63 - q)
+                        })
+                        .collect::<Result<_>>()?,
+                };
+                let mut levels = levels
+                    .into_iter()
+                    .map(|l| codec.level(l))
+                    .collect::<Result<Vec<_>>>()?;
+                levels.sort();
+                levels.dedup();
+                classic.push((codec, levels));
+            }
             let opts = RdOptions {
                 images,
-                jpeg,
+                classic,
                 out: out.clone(),
                 checkpoints: run.checkpoints.clone(),
                 backend: run.backend,

@@ -395,6 +395,12 @@ fn rd_curves_and_bd_rate() {
             "images",
             "--jpeg-qualities",
             "10,50,90",
+            "--webp-qualities",
+            "10,90",
+            "--avif-quantizers",
+            "20,50",
+            "--jxl-qualities",
+            "20,90",
             "--out",
             "rd",
             "--checkpoints",
@@ -402,15 +408,34 @@ fn rd_curves_and_bd_rate() {
         ],
         root,
     );
-    assert!(out.contains("BD-rate of niclab vs JPEG"), "{out}");
+    assert!(out.contains("## BD-rate of niclab"), "{out}");
+    for label in [
+        "| JPEG (libjpeg-turbo) |",
+        "| WebP (libwebp) |",
+        "| AVIF (avifenc, libaom) |",
+        "| JPEG XL (cjxl, libjxl) |",
+        "- WebP (libwebp): libwebp 1.6.0",
+    ] {
+        assert!(out.contains(label), "{label}: {out}");
+    }
     let csv = std::fs::read_to_string(root.join("rd/rd.csv")).unwrap();
     let rows: Vec<Vec<String>> = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').map(String::from).collect())
         .collect();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 3 + 2 + 2 + 2 + 2);
     assert_eq!(rows.iter().filter(|r| r[0] == "jpeg").count(), 3);
+    for c in ["webp", "avif", "jxl"] {
+        assert_eq!(rows.iter().filter(|r| r[0] == c).count(), 2, "{c}");
+    }
+    // AVIF's settings are its quantizers, lowest quality first.
+    let avif: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[0] == "avif")
+        .map(|r| r[1].as_str())
+        .collect();
+    assert_eq!(avif, ["qp50", "qp20"]);
     // The niclab points are the models' real files: bpp from the .nic sizes of eval.
     ok(&["compress", "--model", "ck/hi", "images", "nic-hi"], root);
     let (mut bits, mut payload) = (0.0, 0.0);
@@ -466,7 +491,41 @@ fn rd_curves_and_bd_rate() {
         .map(|r| col(r, at("delta_e")))
         .collect();
     assert!(jde[0] > jde[2], "{jde:?}");
+    // Every classical codec's bits go up with its quality, and its files are its own:
+    // WebP's payload is the file less its 20 bytes of RIFF headers.
+    for c in ["jpeg", "webp", "avif", "jxl"] {
+        let pts: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == c).collect();
+        assert!(col(pts[0], 3) < col(pts[pts.len() - 1], 3), "{c}");
+        assert!(col(pts[0], 5) < col(pts[pts.len() - 1], 5), "{c}");
+    }
+    for w in rows.iter().filter(|r| r[0] == "webp") {
+        let header_bytes = (col(w, 3) - col(w, 4)) * (31.0 * 23.0) / 8.0;
+        assert!((header_bytes - 20.0).abs() < 3.0, "{w:?}");
+    }
+    // The JSON holds a BD-rate entry per codec, and each model is read against each.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("rd/rd.json")).unwrap()).unwrap();
+    let bd: Vec<&str> = json["bd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["codec"].as_str().unwrap())
+        .collect();
+    assert_eq!(bd, ["jpeg", "webp", "avif", "jxl"]);
+    assert_eq!(json["models"][0]["against"].as_array().unwrap().len(), 4);
+    assert!(header.contains(&"avif_bpp_no_worse"), "{header:?}");
+    // These images are too small for MS-SSIM: blank cells and a note, no made-up figure.
+    assert!(rows.iter().all(|r| r[at("ms_ssim")].is_empty()));
+    assert!(
+        out.contains("MS-SSIM: not defined on images under 161 pixels"),
+        "{out}"
+    );
+    assert!(!root.join("rd/plots/rd-ms-ssim.png").exists());
     let events = common::python_json("tests/read_events.py", &root.join("rd"));
+    assert_eq!(
+        events["scalars"]["rd/psnr_avif"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(
         events["scalars"]["rd/psnr_jpeg"].as_array().unwrap().len(),
         3
@@ -485,6 +544,54 @@ fn rd_curves_and_bd_rate() {
             .len(),
         3
     );
+}
+
+#[test]
+fn rd_refuses_unknown_codecs_bad_levels_and_missing_tools() {
+    let dir = project(&[("lo", 0.02, 11)]);
+    let root = dir.path();
+    let base = [
+        "rd",
+        "ck/lo",
+        "--images",
+        "images",
+        "--out",
+        "rd",
+        "--checkpoints",
+        "ck",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        common::niclab(&args, root)
+    };
+    let (code, _, err) = run(&["--codecs", "jpeg,png"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown codec `png`"), "{err}");
+    let (code, _, err) = run(&["--codecs", "avif", "--avif-quantizers", "70,20"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--avif-quantizers: 70"), "{err}");
+    let (code, _, err) = run(&["--codecs", "jxl", "--jxl-qualities", "2,50"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("jxl has no level 2"), "{err}");
+    let (code, _, err) = run(&["--codecs", "webp", "--webp-qualities", "50"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("at least 2 levels of webp"), "{err}");
+    // Without avifenc on PATH: an error naming the package, and nothing written.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_niclab"));
+    let out = Command::new(bin)
+        .args(base)
+        .args(["--codecs", "avif", "--avif-quantizers", "50,20"])
+        .env("PATH", "/nonexistent")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("`avifenc` not found") && err.contains("apt-get install libavif-bin"),
+        "{err}"
+    );
+    assert!(!root.join("rd/rd.csv").exists());
 }
 
 #[test]

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use burn::prelude::*;
+use niclab::classic::jpeg::{JpegCodec, Quality, QualityChoice};
 use niclab::config::{Experiment, Storage};
 use niclab::digest::sha256_hex;
-use niclab::eval::jpeg::{JpegCodec, Quality, QualityChoice};
 use niclab::eval::{EvalOptions, evaluate};
 use niclab::metrics::{psnr, ssim};
 use niclab::train::checkpoint::Checkpoint;
@@ -93,7 +93,7 @@ fn evaluation_writes_every_output_and_matches_the_closest_jpeg_quality() {
             best = ((mean - target).abs(), q);
         }
     }
-    let chosen = eval.jpeg[0].pass.quality.get();
+    let chosen = eval.jpeg[0].pass.level.get();
     assert_eq!(u32::from(chosen), best.1, "match-ssim chose {chosen}");
 
     // per_image.csv: an ae row and a jpeg row per image, agreeing with the files on disk.

@@ -2,21 +2,16 @@
 //! the paper matched: 95, 75, 20, 13 (fixture made by tests/fixtures/make_jpeg_fixture.py
 //! from the real crops of tests/fixtures/quality).
 
+mod common;
+
 use std::path::Path;
 
-use niclab::eval::jpeg::{JpegCodec, Quality};
+use niclab::classic::jpeg::{JpegCodec, Quality};
 
 #[test]
 fn jpeg_bytes_equal_pillows() {
     let fixture = Path::new("tests/fixtures/jpeg");
-    let mut originals: Vec<_> = std::fs::read_dir("tests/fixtures/quality")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .filter(|p| !p.file_stem().unwrap().to_string_lossy().contains("_q"))
-        .collect();
-    originals.sort();
-    assert_eq!(originals.len(), 4);
+    let originals = common::quality_crops();
     let mut codec = JpegCodec::new().unwrap();
     let mut checked = 0;
     for src in &originals {

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use image::RgbImage;
 
 use super::finalize::coder;
+use super::tiles::{self, Tiling};
 use super::{Coder, crop_image, pad, padded, to_vec};
 use crate::backend;
 use crate::config::{Backend, DeviceSpec};
@@ -31,6 +32,8 @@ pub struct Session {
     pub batch_size: usize,
     /// The checkpoint file.
     pub checkpoint: PathBuf,
+    /// How images larger than [`tiles::TILED_ABOVE`] pixels are cut.
+    pub tiling: Tiling,
 }
 
 impl Session {
@@ -59,7 +62,9 @@ impl Session {
         )?;
         let model = model_from_checkpoint(&source.checkpoint, &source.path, &dev)?;
         let coder = coder(&source, &model, &dev)?;
+        let tiling = Tiling::new(&model, coder.scale, tiles::CORE)?;
         Ok(Self {
+            tiling,
             batch_size: exp.eval.batch_size,
             model,
             coder,
@@ -99,6 +104,44 @@ pub fn compress_batch(
     }
     let deq = Tensor::from_data(TensorData::new(deq, [n, c, lh, lw]), device);
     Ok((files, deq))
+}
+
+/// Whether an image of `w x h` goes through tiles with a model of `scale`.
+pub fn is_tiled(w: u32, h: u32, scale: usize) -> bool {
+    let (pw, ph) = padded(w, h, scale);
+    pw as u64 * ph as u64 > tiles::TILED_ABOVE
+}
+
+/// Encodes one image tile by tile ([`tiles`]) into a `.nic` file: the same format, and the
+/// latent one pass over the whole image would give (to float summation order).
+pub fn compress_tiled(
+    encoder: &ImageEncoder,
+    coder: &Coder,
+    img: &RgbImage,
+    tiling: &Tiling,
+) -> Result<Vec<u8>> {
+    let (w, h) = img.dimensions();
+    super::nic::check_size(w, h)?;
+    let (pw, ph) = padded(w, h, coder.scale);
+    let grown = pad(img, pw, ph);
+    let (latent, _, lh, lw) = tiles::encode(encoder, &grown, tiling)?;
+    drop(grown);
+    let (file, _) = coder.encode(&latent, (w, h), (lh, lw))?;
+    Ok(file)
+}
+
+/// Decodes one `.nic` file tile by tile ([`tiles`]).
+pub fn decompress_tiled(
+    model: &Autoencoder,
+    coder: &Coder,
+    bytes: &[u8],
+    tiling: &Tiling,
+    device: &Device,
+) -> Result<RgbImage> {
+    let (h, latent) = coder.decode(bytes)?;
+    let c = coder.tables.channels.len();
+    let shape = (c, h.latent_height as usize, h.latent_width as usize);
+    tiles::decode(model, &latent, shape, (h.width, h.height), tiling, device)
 }
 
 /// Decodes a batch of latents to images cropped to `size` (padded size `padded`).
@@ -151,6 +194,8 @@ pub struct Totals {
     pub bytes_in: u64,
     /// Bytes written.
     pub bytes_out: u64,
+    /// Image pixels coded.
+    pub pixels: u64,
 }
 
 /// Compresses the image `input` to `output`, or every image of the folder `input` into the
@@ -168,12 +213,27 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
     for chunk in batches(&jobs, s.batch_size, |(src, _)| {
         image::image_dimensions(src).unwrap_or((0, 0))
     }) {
-        let images: Vec<RgbImage> = chunk
-            .iter()
-            .map(|(src, _)| load_rgb(src))
-            .collect::<Result<_>>()?;
-        let refs: Vec<&RgbImage> = images.iter().collect();
-        let (files, _) = compress_batch(&encoder, &s.coder, &refs, &s.device)?;
+        let (w, h) = image::image_dimensions(&chunk[0].0).unwrap_or((0, 0));
+        let files = if is_tiled(w, h, s.coder.scale) {
+            // One large image in memory at a time.
+            let mut files = Vec::with_capacity(chunk.len());
+            for (src, _) in chunk {
+                let img = load_rgb(src)?;
+                totals.pixels += u64::from(img.width()) * u64::from(img.height());
+                let file = compress_tiled(&encoder, &s.coder, &img, &s.tiling)
+                    .with_context(|| format!("{}", src.display()))?;
+                files.push(file);
+            }
+            files
+        } else {
+            let images: Vec<RgbImage> = chunk
+                .iter()
+                .map(|(src, _)| load_rgb(src))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&RgbImage> = images.iter().collect();
+            totals.pixels += refs.len() as u64 * u64::from(w) * u64::from(h);
+            compress_batch(&encoder, &s.coder, &refs, &s.device)?.0
+        };
         for ((src, dst), bytes) in chunk.iter().zip(files) {
             write_file(dst, &bytes)?;
             totals.files += 1;
@@ -207,6 +267,22 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
     }
     for chunk in batches(&loaded, s.batch_size, |(_, _, _, size)| *size) {
         let files: Vec<&[u8]> = chunk.iter().map(|(_, _, b, _)| b.as_slice()).collect();
+        let (w, h) = chunk[0].3;
+        totals.pixels += chunk.len() as u64 * u64::from(w) * u64::from(h);
+        if is_tiled(w, h, s.coder.scale) {
+            for (src, dst, bytes, _) in chunk {
+                let img = decompress_tiled(&s.model, &s.coder, bytes, &s.tiling, &s.device)
+                    .with_context(|| format!("{}", src.display()))?;
+                let png = png_bytes(&img)?;
+                drop(img);
+                write_file(dst, &png)?;
+                totals.files += 1;
+                totals.bytes_in += bytes.len() as u64;
+                totals.bytes_out += png.len() as u64;
+            }
+            bar.inc(chunk.len() as u64);
+            continue;
+        }
         let images =
             decompress_batch(&s.model, &s.coder, &files, &s.device).with_context(|| {
                 let names: Vec<String> = chunk
@@ -216,9 +292,7 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
                 names.join(", ")
             })?;
         for ((_, dst, bytes, _), img) in chunk.iter().zip(images) {
-            let mut png = Vec::new();
-            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-                .context("cannot encode PNG")?;
+            let png = png_bytes(&img)?;
             write_file(dst, &png)?;
             totals.files += 1;
             totals.bytes_in += bytes.len() as u64;
@@ -230,15 +304,30 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
     Ok(totals)
 }
 
-/// Consecutive runs of `items` with the same `key`, at most `size` long: the batches
-/// `niclab eval` also forms, so a folder decompresses to its exact pixels.
-pub fn batches<T, K: PartialEq>(items: &[T], size: usize, key: impl Fn(&T) -> K) -> Vec<&[T]> {
+/// The PNG file of `img`.
+fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .context("cannot encode PNG")?;
+    Ok(png)
+}
+
+/// Pixels of a batch at the most (fewer images per batch for large ones): the network's
+/// activations take about 1.4 GB per megapixel on the shipped codecs.
+pub const BATCH_PIXELS: u64 = 1 << 19;
+
+/// Consecutive runs of `items` with the same image size `key`, at most `size` long and at
+/// most [`BATCH_PIXELS`] pixels (at least one image): the batches `niclab eval` also forms,
+/// so a folder decompresses to its exact pixels.
+pub fn batches<T>(items: &[T], size: usize, key: impl Fn(&T) -> (u32, u32)) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < items.len() {
         let k = key(&items[start]);
+        let px = (u64::from(k.0) * u64::from(k.1)).max(1);
+        let size = size.min((BATCH_PIXELS / px) as usize).max(1);
         let mut end = start + 1;
-        while end < items.len() && end - start < size.max(1) && key(&items[end]) == k {
+        while end < items.len() && end - start < size && key(&items[end]) == k {
             end += 1;
         }
         out.push(&items[start..end]);

@@ -13,6 +13,7 @@ pub mod finalize;
 pub mod nic;
 pub mod prior;
 pub mod tables;
+pub mod tiles;
 
 use anyhow::Result;
 use burn::prelude::*;

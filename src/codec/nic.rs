@@ -33,8 +33,10 @@ pub const HEADER_LEN: usize = 38;
 pub const CHECKSUM_LEN: usize = 4;
 /// Largest image side accepted.
 pub const MAX_SIDE: u32 = 1 << 15;
-/// Largest image accepted, in pixels (a 64 MiB RGB buffer).
-pub const MAX_PIXELS: u64 = 1 << 24;
+/// Largest image accepted, in pixels (8192 x 8192, a 192 MiB RGB buffer; large images are
+/// coded in tiles, [`super::tiles`]). Up to 2^24 before tiling: older niclab refuses a
+/// larger file with this limit's message.
+pub const MAX_PIXELS: u64 = 1 << 26;
 
 /// What a `.nic` header says.
 #[derive(Debug, Clone, PartialEq, Eq)]

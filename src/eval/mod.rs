@@ -6,7 +6,6 @@
 
 pub mod autoencoder;
 pub mod baseline;
-pub mod jpeg;
 pub mod parallel;
 pub mod plots;
 pub mod report;
@@ -22,6 +21,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
+use crate::classic::Codec;
+use crate::classic::jpeg::{JpegCodec, QualityChoice};
 use crate::codec::finalize::coder;
 use crate::config::{Backend, DeviceSpec, Storage};
 use crate::data::images::{list_images, load_rgb};
@@ -30,8 +31,7 @@ use crate::metrics::colour::Reference;
 use crate::metrics::{Colour, psnr, ssim};
 use crate::train::model_from_checkpoint;
 use autoencoder::{Reconstruction, reconstruct};
-use baseline::{JpegPass, jpeg_pass, match_ssim};
-use jpeg::{JpegCodec, Quality, QualityChoice};
+use baseline::{Pass, match_ssim, pass};
 use parallel::par_map;
 use source::ModelSource;
 
@@ -92,6 +92,8 @@ pub struct Scored {
     /// ΔE00 and Y/Cb/Cr PSNRs; `None` on the JPEG passes of the quality search, which
     /// only need SSIM (colour costs more than SSIM and PSNR together).
     pub colour: Option<Colour>,
+    /// MS-SSIM, where asked for and defined (161 pixels a side or more).
+    pub ms_ssim: Option<f64>,
 }
 
 /// Mean of `f` over `rows` (0 for none).
@@ -110,7 +112,7 @@ pub struct JpegResult {
     /// Whether it was SSIM-matched or asked for.
     pub matched: bool,
     /// The pass.
-    pub pass: JpegPass,
+    pub pass: Pass,
 }
 
 /// Where the time went (seconds). Codec and metrics times are summed over images, so on
@@ -161,7 +163,7 @@ pub struct Evaluation {
     /// JPEG results, the matched or first quality first.
     pub jpeg: Vec<JpegResult>,
     /// Mean SSIM at every quality tried by match-ssim, by quality.
-    pub search: Vec<(Quality, f64)>,
+    pub search: Vec<(crate::classic::Level, f64)>,
     /// Backend and device used.
     pub backend: String,
     /// Where time went.
@@ -332,6 +334,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
                 ssim: ssim(&originals[i], &r.image)?,
                 seconds: r.seconds,
                 colour: None,
+                ms_ssim: None,
             })
         },
     )?;
@@ -345,7 +348,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let mut jpeg = match &opts.jpeg {
         QualityChoice::MatchSsim => {
             jpeg_bar.set_length(3 * set.len() as u64);
-            let (chosen, mut passes) = match_ssim(set, ae_ssim, &jpeg_bar)?;
+            let (chosen, mut passes) = match_ssim(set, Codec::Jpeg, ae_ssim, &jpeg_bar)?;
             for (q, p) in &passes {
                 timing.jpeg_codec += p.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += p.metrics_seconds;
@@ -364,7 +367,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             jpeg_bar.set_length((qs.len() * set.len()) as u64);
             let mut out = Vec::new();
             for q in qs {
-                let pass = jpeg_pass(set, *q, &jpeg_bar)?;
+                let pass = pass(set, Codec::Jpeg, (*q).into(), false, &jpeg_bar)?;
                 timing.jpeg_codec += pass.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += pass.metrics_seconds;
                 timing.jpeg_passes += 1;

@@ -31,6 +31,14 @@ const PLOT_SIZE: (u32, u32) = (1000, 420);
 pub const AE_COLOUR: RGBColor = RGBColor(214, 39, 40);
 /// JPEG colour in every chart.
 pub const JPEG_COLOUR: RGBColor = RGBColor(31, 119, 180);
+/// The classical codecs' colours, in the order of [`crate::classic::Codec::ALL`] (JPEG's
+/// first): blue, green, purple, brown.
+pub const CODEC_COLOURS: [RGBColor; 4] = [
+    JPEG_COLOUR,
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
 
 fn font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
@@ -184,9 +192,7 @@ fn save(path: &Path, w: u32, h: u32, buf: Vec<u8>) -> Result<()> {
 /// The three per-image plots, autoencoder against the first JPEG quality.
 pub fn per_image_plots(e: &Evaluation, dir: &Path) -> Result<()> {
     let jpeg = e.jpeg.first();
-    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| {
-        format!("JPEG q{}", j.pass.quality)
-    });
+    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| format!("JPEG q{}", j.pass.level));
     let root = dir.parent().unwrap_or(dir);
     let plot = |file: &str, title: &str, label: &str, f: &dyn Fn(usize, &super::Scored) -> f64| {
         let mut series = vec![(

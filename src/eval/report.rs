@@ -176,7 +176,7 @@ pub fn summary(e: &Evaluation) -> Summary {
                     e,
                     &j.pass.scores,
                     "jpeg",
-                    Some((j.pass.quality.get(), j.matched)),
+                    Some((j.pass.level.get(), j.matched)),
                 )
             })
             .collect(),
@@ -233,7 +233,7 @@ pub fn csv(e: &Evaluation) -> String {
         };
         row("ae", String::new(), &e.ae[i]);
         for j in &e.jpeg {
-            row("jpeg", j.pass.quality.to_string(), &j.pass.scores[i]);
+            row("jpeg", j.pass.level.to_string(), &j.pass.scores[i]);
         }
     }
     out
@@ -400,7 +400,7 @@ pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
         .map(|(rule, i)| {
             let ae = &e.ae[i];
             let jp = &jpeg.pass.scores[i];
-            let decoded = super::jpeg::JpegCodec::new()
+            let decoded = crate::classic::jpeg::JpegCodec::new()
                 .and_then(|mut c| c.decode(&jpeg.pass.files[i]))
                 .unwrap_or_else(|_| e.originals[i].clone());
             let label = |what: String, s: &Scored| {
@@ -418,7 +418,7 @@ pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
                     panels: vec![
                         ("original".into(), e.originals[i].clone()),
                         (label("autoencoder".into(), ae), e.recon[i].image.clone()),
-                        (label(format!("JPEG q{}", jpeg.pass.quality), jp), decoded),
+                        (label(format!("JPEG q{}", jpeg.pass.level), jp), decoded),
                     ],
                 },
             )
@@ -468,7 +468,7 @@ pub fn write_outputs(
                     .with_context(|| format!("cannot write {}", latent.display()))?;
                 for j in &e.jpeg {
                     let f = out
-                        .join(format!("jpeg-q{}", j.pass.quality))
+                        .join(format!("jpeg-q{}", j.pass.level))
                         .join(&stem)
                         .with_extension("jpg");
                     create_parent(&f)?;

@@ -3,6 +3,7 @@
 //! PSNR of Y, Cb, Cr).
 
 pub mod colour;
+pub mod msssim;
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +144,9 @@ pub struct Quality {
     pub psnr: f64,
     /// Mean SSIM.
     pub ssim: f64,
+    /// MS-SSIM ([`msssim`]); `None` for images under 161 pixels a side, where it is not
+    /// defined.
+    pub ms_ssim: Option<f64>,
     /// VGG16 perceptual distance (as in the loss), if computed.
     pub perceptual: Option<f64>,
     /// Mean CIEDE2000 and the PSNRs of Y, Cb and Cr.
@@ -179,11 +183,15 @@ impl Perceptual {
     }
 }
 
-/// PSNR, SSIM, colour and (with `vgg`) the perceptual distance of `b` against `a`.
+/// PSNR, SSIM, MS-SSIM (where defined), colour and (with `vgg`) the perceptual distance of
+/// `b` against `a`.
 pub fn compare(a: &RgbImage, b: &RgbImage, vgg: Option<&Perceptual>) -> Result<Quality> {
     Ok(Quality {
         psnr: psnr(a, b)?,
         ssim: ssim(a, b)?,
+        ms_ssim: msssim::has_ms_ssim(a.width(), a.height())
+            .then(|| msssim::ms_ssim(a, b))
+            .transpose()?,
         perceptual: vgg.map(|v| v.distance(a, b)).transpose()?,
         colour: colour::colour(a, b)?,
     })
@@ -263,6 +271,10 @@ pub fn mean(rows: &[PairQuality]) -> Quality {
     Quality {
         psnr: sum(&|q| q.psnr),
         ssim: sum(&|q| q.ssim),
+        ms_ssim: rows
+            .iter()
+            .all(|r| r.quality.ms_ssim.is_some())
+            .then(|| sum(&|q| q.ms_ssim.unwrap_or(0.0))),
         perceptual: rows
             .iter()
             .all(|r| r.quality.perceptual.is_some())

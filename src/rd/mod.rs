@@ -1,8 +1,10 @@
-//! `niclab rd`: rate–distortion curves of trained codecs against a sweep of JPEG qualities on
-//! one image set, with the Bjøntegaard delta rate ([`bjontegaard`]).
+//! `niclab rd`: rate–distortion curves of trained codecs against sweeps of the classical
+//! codecs ([`crate::classic`]: JPEG, WebP, AVIF, JPEG XL) on one image set, with the
+//! Bjøntegaard delta rate ([`bjontegaard`]) against each.
 //!
-//! Every model is one point (its `.nic` files' mean bits per pixel, PSNR and SSIM); models
-//! trained at different `λ` make the niclab curve. JPEG is libjpeg-turbo, as in `niclab eval`.
+//! Every model is one point (its `.nic` files' mean bits per pixel, PSNR, SSIM, ΔE00);
+//! models trained at different `λ` make the niclab curve. Every classical codec is a curve
+//! over its levels, its real files counted whole.
 
 pub mod bjontegaard;
 
@@ -15,15 +17,16 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::board::{Board, event_files};
+use crate::classic::{Codec, Level};
 use crate::codec::files::Session;
 use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
 use crate::config::{Backend, DeviceSpec};
 use crate::eval::autoencoder::reconstruct;
-use crate::eval::baseline::{add_colour, jpeg_pass};
-use crate::eval::jpeg::{Quality, entropy_coded_len};
+use crate::eval::baseline::pass;
 use crate::eval::parallel::par_map;
-use crate::eval::plots::{AE_COLOUR, JPEG_COLOUR, Series, xy_plot};
+use crate::eval::plots::{AE_COLOUR, CODEC_COLOURS, Series, xy_plot};
 use crate::eval::{bar, load_images};
+use crate::metrics::msssim::{MS_SSIM_MIN_SIDE, has_ms_ssim, ms_ssim};
 use crate::metrics::{Colour, colour, psnr, ssim};
 use crate::train::checkpoint::write_atomic;
 use bjontegaard::{bd_rate, quality_at, rate_at};
@@ -33,8 +36,8 @@ use bjontegaard::{bd_rate, quality_at, rate_at};
 pub struct RdOptions {
     /// Folder of images.
     pub images: PathBuf,
-    /// JPEG qualities of the anchor curve.
-    pub jpeg: Vec<Quality>,
+    /// The classical codecs and the levels each is swept over.
+    pub classic: Vec<(Codec, Vec<Level>)>,
     /// Output folder (CSV, JSON, report, plots, TensorBoard events).
     pub out: PathBuf,
     /// Folder of run folders, to resolve model names.
@@ -50,22 +53,66 @@ pub struct RdOptions {
 /// One point of a curve: means over the image set.
 #[derive(Debug, Clone, Serialize)]
 pub struct RdPoint {
-    /// `jpeg` or `niclab`.
+    /// `niclab` or the classical codec's name.
     pub codec: String,
-    /// The JPEG quality (`q50`) or the model's run name.
+    /// The classical codec's setting (`q50`, `qp24`) or the model's run name.
     pub setting: String,
-    /// `λ` of the model's rate term (none for JPEG).
+    /// `λ` of the model's rate term (none for the classical codecs).
     pub lambda: Option<f64>,
-    /// Its means over the set; `payload_bpp` leaves out JPEG's headers (tables, about 620
-    /// bytes) and the `.nic` framing (42 bytes).
+    /// Its means over the set; `payload_bpp` leaves out the formats' headers
+    /// ([`Codec::payload_len`]) and the `.nic` framing (42 bytes).
     #[serde(flatten)]
     pub scores: ModelScores,
-    /// Bits per pixel JPEG needs for this point's SSIM (interpolated on the JPEG curve).
-    pub jpeg_bpp_at_ssim: Option<f64>,
-    /// The same for the coded data alone (JPEG's curve of payload bits).
-    pub jpeg_payload_bpp_at_ssim: Option<f64>,
-    /// JPEG's mean ΔE00 at this point's bits per pixel (whole files, interpolated).
-    pub jpeg_delta_e_at_bpp: Option<f64>,
+    /// For a model: what each classical codec needs and gives at this point.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub against: Vec<Against>,
+}
+
+/// A classical codec's curve read at a model's point (interpolated over log-rate).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Against {
+    /// The classical codec.
+    pub codec: Codec,
+    /// Its bits per pixel for the model's SSIM (whole files); `None` out of its range.
+    pub bpp_at_ssim: Option<f64>,
+    /// The same for the coded data alone.
+    pub payload_bpp_at_ssim: Option<f64>,
+    /// Its bits per pixel for the model's PSNR (whole files).
+    pub bpp_at_psnr: Option<f64>,
+    /// Its bits per pixel for the model's MS-SSIM (whole files), where defined.
+    pub bpp_at_ms_ssim: Option<f64>,
+    /// Its mean ΔE00 at the model's bits per pixel (whole files).
+    pub delta_e_at_bpp: Option<f64>,
+    /// The fewest bits per pixel of a swept point at least as good as the model in PSNR,
+    /// SSIM and ΔE00 at once (an upper bound on what the codec needs; `None` if none is).
+    /// Still meaningful when the curves do not overlap and nothing can be interpolated.
+    pub bpp_no_worse: Option<f64>,
+}
+
+/// A classical codec's sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curve {
+    /// The codec.
+    pub codec: Codec,
+    /// The implementation that ran, with its version.
+    pub version: String,
+    /// Its points, lowest level first.
+    pub points: Vec<RdPoint>,
+}
+
+/// niclab's BD-rates against one classical codec, percent (negative: fewer bits).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BdRates {
+    /// The anchor.
+    pub codec: Codec,
+    /// At equal PSNR, whole files.
+    pub psnr: Option<f64>,
+    /// At equal SSIM, whole files.
+    pub ssim: Option<f64>,
+    /// At equal SSIM, coded data alone.
+    pub ssim_payload: Option<f64>,
+    /// At equal MS-SSIM, whole files (where every image has an MS-SSIM).
+    pub ms_ssim: Option<f64>,
 }
 
 /// The sweep's result.
@@ -75,19 +122,25 @@ pub struct RdResult {
     pub images: PathBuf,
     /// Images in it.
     pub count: usize,
-    /// JPEG points, by quality.
-    pub jpeg: Vec<RdPoint>,
+    /// The classical codecs' curves, in the order asked.
+    pub classic: Vec<Curve>,
     /// Model points, by bits per pixel.
     pub models: Vec<RdPoint>,
-    /// BD-rate of niclab vs JPEG at equal PSNR, percent (negative: fewer bits).
-    pub bd_rate_psnr: Option<f64>,
-    /// BD-rate of niclab vs JPEG at equal SSIM, percent.
-    pub bd_rate_ssim: Option<f64>,
-    /// The same on the coded data alone (JPEG without its headers, `.nic` without framing).
-    pub bd_rate_ssim_payload: Option<f64>,
+    /// BD-rates of niclab against each classical codec.
+    pub bd: Vec<BdRates>,
     /// Models left out of a BD-rate curve, and why a BD-rate is missing, if one is.
     pub bd_note: Option<String>,
 }
+
+impl RdResult {
+    /// The BD-rates against `codec`, if it was swept.
+    pub fn bd_against(&self, codec: Codec) -> Option<&BdRates> {
+        self.bd.iter().find(|b| b.codec == codec)
+    }
+}
+
+/// A point's rate or quality.
+type Metric = fn(&RdPoint) -> f64;
 
 /// Bytes of `.nic` framing around the payload.
 const FRAMING: usize = HEADER_LEN + CHECKSUM_LEN;
@@ -96,63 +149,74 @@ fn bpp(bytes: usize, img: &RgbImage) -> f64 {
     bytes as f64 * 8.0 / (img.width() as f64 * img.height() as f64)
 }
 
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    sum / n.max(1) as f64
+}
+
+/// The mean, if every value is there.
+fn mean_if_all(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let all: Option<Vec<f64>> = v.collect();
+    all.map(|a| mean(a.into_iter()))
+}
+
+/// Sweeps one classical codec over its levels (colour scored in the same pass).
+fn sweep_codec(
+    codec: Codec,
+    levels: &[Level],
+    originals: &[RgbImage],
+    bar: &indicatif::ProgressBar,
+) -> Result<Curve> {
+    let refs: Vec<&RgbImage> = originals.iter().collect();
+    let mut points = Vec::new();
+    for &level in levels {
+        let p = pass(&refs, codec, level, true, bar)?;
+        let files = p.files.iter().zip(originals);
+        points.push(RdPoint {
+            codec: codec.name().into(),
+            setting: codec.setting(level),
+            lambda: None,
+            scores: ModelScores {
+                bpp: mean(files.clone().map(|(f, o)| bpp(f.len(), o))),
+                payload_bpp: mean(files.map(|(f, o)| bpp(codec.payload_len(f), o))),
+                psnr: mean(p.scores.iter().map(|s| s.psnr)),
+                ssim: mean(p.scores.iter().map(|s| s.ssim)),
+                ms_ssim: mean_if_all(p.scores.iter().map(|s| s.ms_ssim)),
+                colour: Colour::mean(p.scores.iter().filter_map(|s| s.colour.as_ref())),
+                bytes: p.scores.iter().map(|s| s.bytes).sum(),
+            },
+            against: Vec::new(),
+        });
+    }
+    Ok(Curve {
+        codec,
+        version: codec.version()?,
+        points,
+    })
+}
+
 /// Scores every model in `models` (checkpoints, run folders, experiment files or run names)
-/// and every JPEG quality on `opts.images`.
+/// and every classical codec's levels on `opts.images`.
 pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     if models.is_empty() {
         bail!("give at least one trained model");
     }
-    if opts.jpeg.len() < 2 {
-        bail!("give at least 2 JPEG qualities for the anchor curve");
+    if opts.classic.is_empty() {
+        bail!("give at least one classical codec to compare with");
+    }
+    for (codec, levels) in &opts.classic {
+        if levels.len() < 2 {
+            bail!("give at least 2 levels of {} for its curve", codec.name());
+        }
     }
     let (_, originals) = load_images(&opts.images)?;
-    let refs: Vec<&RgbImage> = originals.iter().collect();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-
-    let jb = bar(opts.jpeg.len() * refs.len(), "JPEG");
-    let mut jpeg = Vec::new();
-    for &q in &opts.jpeg {
-        let mut pass = jpeg_pass(&refs, q, &jb)?;
-        add_colour(&mut pass, &refs)?;
-        let bpps: Vec<f64> = pass
-            .scores
-            .iter()
-            .zip(&originals)
-            .map(|(s, o)| bpp(s.bytes, o))
-            .collect();
-        let payload: Vec<f64> = pass
-            .files
-            .iter()
-            .zip(&originals)
-            .map(|(f, o)| bpp(entropy_coded_len(f).unwrap_or(f.len()), o))
-            .collect();
-        jpeg.push(RdPoint {
-            codec: "jpeg".into(),
-            setting: format!("q{q}"),
-            lambda: None,
-            scores: ModelScores {
-                bpp: mean(&bpps),
-                payload_bpp: mean(&payload),
-                psnr: mean(&pass.scores.iter().map(|s| s.psnr).collect::<Vec<_>>()),
-                ssim: mean(&pass.scores.iter().map(|s| s.ssim).collect::<Vec<_>>()),
-                colour: Colour::mean(pass.scores.iter().filter_map(|s| s.colour.as_ref())),
-                bytes: pass.scores.iter().map(|s| s.bytes).sum(),
-            },
-            jpeg_bpp_at_ssim: None,
-            jpeg_payload_bpp_at_ssim: None,
-            jpeg_delta_e_at_bpp: None,
-        });
+    let total: usize = opts.classic.iter().map(|(_, l)| l.len()).sum();
+    let cb = bar(total * originals.len(), "classical codecs");
+    let mut classic = Vec::new();
+    for (codec, levels) in &opts.classic {
+        classic.push(sweep_codec(*codec, levels, &originals, &cb)?);
     }
-    jb.finish_and_clear();
-    let jpeg_ssim: Vec<(f64, f64)> = jpeg.iter().map(|p| (p.scores.bpp, p.scores.ssim)).collect();
-    let jpeg_payload_ssim: Vec<(f64, f64)> = jpeg
-        .iter()
-        .map(|p| (p.scores.payload_bpp, p.scores.ssim))
-        .collect();
-    let jpeg_delta_e: Vec<(f64, f64)> = jpeg
-        .iter()
-        .map(|p| (p.scores.bpp, p.scores.colour.delta_e))
-        .collect();
+    cb.finish_and_clear();
 
     let mut points = Vec::new();
     for target in models {
@@ -164,33 +228,49 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
         let ck = crate::train::checkpoint::Checkpoint::load(&s.checkpoint)?;
         let exp = &ck.meta.experiment;
         let m = score_model(&s, exp.name(), &originals)?;
-        let point = RdPoint {
+        let against = classic.iter().map(|c| read_at(c, &m)).collect();
+        eprintln!(
+            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
+            exp.name(),
+            m.bpp,
+            m.psnr,
+            m.ssim,
+            m.colour.delta_e
+        );
+        points.push(RdPoint {
             codec: "niclab".into(),
             setting: exp.name().to_string(),
             lambda: (exp.loss.rate > 0.0).then_some(exp.loss.rate),
             scores: m,
-            jpeg_bpp_at_ssim: rate_at(&jpeg_ssim, m.ssim),
-            jpeg_payload_bpp_at_ssim: rate_at(&jpeg_payload_ssim, m.ssim),
-            jpeg_delta_e_at_bpp: quality_at(&jpeg_delta_e, m.bpp),
-        };
-        eprintln!(
-            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
-            exp.name(),
-            point.scores.bpp,
-            point.scores.psnr,
-            point.scores.ssim,
-            point.scores.colour.delta_e
-        );
-        points.push(point);
+            against,
+        });
     }
     points.sort_by(|a, b| a.scores.bpp.total_cmp(&b.scores.bpp));
 
-    type Metric = fn(&RdPoint) -> f64;
     let (psnr_of, ssim_of): (Metric, Metric) = (|p| p.scores.psnr, |p| p.scores.ssim);
+    let ms_ssim_of: Metric = |p| p.scores.ms_ssim.unwrap_or(f64::NAN);
+    let has_ms_ssim = points.iter().all(|p| p.scores.ms_ssim.is_some())
+        && classic
+            .iter()
+            .all(|c| c.points.iter().all(|p| p.scores.ms_ssim.is_some()));
     let (files, payload): (Metric, Metric) = (|p| p.scores.bpp, |p| p.scores.payload_bpp);
     let mut notes = Vec::new();
-    let mut bd = |rate: Metric, quality: Metric, what: &str| -> Option<f64> {
-        let anchor: Vec<(f64, f64)> = jpeg.iter().map(|p| (rate(p), quality(p))).collect();
+    if !has_ms_ssim {
+        notes.push(format!(
+            "MS-SSIM: not defined on images under {MS_SSIM_MIN_SIDE} pixels a side, so no \
+             BD-rate at equal MS-SSIM"
+        ));
+    }
+    let mut fronts = Vec::new();
+    let mut measures = vec![
+        (files, psnr_of, "PSNR"),
+        (files, ssim_of, "SSIM"),
+        (payload, ssim_of, "SSIM on payloads"),
+    ];
+    if has_ms_ssim {
+        measures.push((files, ms_ssim_of, "MS-SSIM"));
+    }
+    for (rate, quality, what) in measures {
         let (front, dropped) = pareto_front(&points, rate, quality);
         if !dropped.is_empty() {
             notes.push(format!(
@@ -199,28 +279,79 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
                 dropped.join(", ")
             ));
         }
-        match bd_rate(&anchor, &front) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                notes.push(format!("{what}: BD-rate not computed: {e}"));
-                None
+        fronts.push((rate, quality, what, front));
+    }
+    let mut bd = Vec::new();
+    for c in &classic {
+        let mut vals = [None; 4];
+        for (v, (rate, quality, what, front)) in vals.iter_mut().zip(&fronts) {
+            // A codec's own curve can bend back (cjxl's lowest qualities switch to
+            // downsampling): its points beaten by another of its points are left out.
+            let (anchor, dropped) = pareto_front(&c.points, *rate, *quality);
+            if !dropped.is_empty() {
+                notes.push(format!(
+                    "{what}: left out of {}'s curve as beaten on both rate and quality by \
+                     another of its settings: {}",
+                    c.codec.label(),
+                    dropped.join(", ")
+                ));
+            }
+            match bd_rate(&anchor, front) {
+                Ok(x) => *v = Some(x),
+                Err(e) => notes.push(format!(
+                    "{what} vs {}: BD-rate not computed: {e}",
+                    c.codec.label()
+                )),
             }
         }
-    };
-    let bd_psnr = bd(files, psnr_of, "PSNR");
-    let bd_ssim = bd(files, ssim_of, "SSIM");
-    let bd_ssim_payload = bd(payload, ssim_of, "SSIM on payloads");
+        bd.push(BdRates {
+            codec: c.codec,
+            psnr: vals[0],
+            ssim: vals[1],
+            ssim_payload: vals[2],
+            ms_ssim: vals[3],
+        });
+    }
     let bd_note = (!notes.is_empty()).then(|| notes.join("; "));
     Ok(RdResult {
         images: opts.images.clone(),
-        count: refs.len(),
-        jpeg,
+        count: originals.len(),
+        classic,
         models: points,
-        bd_rate_psnr: bd_psnr,
-        bd_rate_ssim: bd_ssim,
-        bd_rate_ssim_payload: bd_ssim_payload,
+        bd,
         bd_note,
     })
+}
+
+/// Reads `curve` at a model's scores (on the curve's Pareto front for each measure, so a
+/// curve that bends back still reads as a function).
+fn read_at(curve: &Curve, m: &ModelScores) -> Against {
+    let front = |rate: Metric, quality: Metric| pareto_front(&curve.points, rate, quality).0;
+    let (files, payload): (Metric, Metric) = (|p| p.scores.bpp, |p| p.scores.payload_bpp);
+    let de = front(files, |p| -p.scores.colour.delta_e);
+    let de: Vec<(f64, f64)> = de.into_iter().map(|(r, q)| (r, -q)).collect();
+    let no_worse = curve
+        .points
+        .iter()
+        .filter(|p| {
+            p.scores.psnr >= m.psnr
+                && p.scores.ssim >= m.ssim
+                && p.scores.colour.delta_e <= m.colour.delta_e
+        })
+        .map(|p| p.scores.bpp)
+        .min_by(f64::total_cmp);
+    Against {
+        codec: curve.codec,
+        bpp_at_ssim: rate_at(&front(files, |p| p.scores.ssim), m.ssim),
+        payload_bpp_at_ssim: rate_at(&front(payload, |p| p.scores.ssim), m.ssim),
+        bpp_at_psnr: rate_at(&front(files, |p| p.scores.psnr), m.psnr),
+        bpp_at_ms_ssim: m.ms_ssim.and_then(|q| {
+            let pts = front(files, |p| p.scores.ms_ssim.unwrap_or(f64::NAN));
+            rate_at(&pts, q)
+        }),
+        delta_e_at_bpp: quality_at(&de, m.bpp),
+        bpp_no_worse: no_worse,
+    }
 }
 
 /// A codec's means over an image set, its real files counted.
@@ -234,6 +365,9 @@ pub struct ModelScores {
     pub psnr: f64,
     /// Mean SSIM.
     pub ssim: f64,
+    /// Mean MS-SSIM; `None` unless every image has one (161 pixels a side or more).
+    #[serde(default)]
+    pub ms_ssim: Option<f64>,
     /// Mean ΔE00 and Y/Cb/Cr PSNRs.
     #[serde(flatten)]
     pub colour: Colour,
@@ -267,6 +401,9 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
                 payload_bpp: bpp(r.stored.len().saturating_sub(FRAMING), o),
                 psnr: psnr(o, &r.image)?,
                 ssim: ssim(o, &r.image)?,
+                ms_ssim: has_ms_ssim(o.width(), o.height())
+                    .then(|| ms_ssim(o, &r.image))
+                    .transpose()?,
                 colour: colour::colour(o, &r.image)?,
                 bytes: r.stored.len(),
             })
@@ -280,6 +417,7 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
         payload_bpp: mean(|s| s.payload_bpp),
         psnr: mean(|s| s.psnr),
         ssim: mean(|s| s.ssim),
+        ms_ssim: mean_if_all(per_image.iter().map(|s| s.ms_ssim)),
         colour: Colour::mean(per_image.iter().map(|s| &s.colour)),
         bytes: per_image.iter().map(|s| s.bytes).sum(),
     })
@@ -290,8 +428,8 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
 /// those left out.
 fn pareto_front(
     points: &[RdPoint],
-    rate: fn(&RdPoint) -> f64,
-    quality: fn(&RdPoint) -> f64,
+    rate: Metric,
+    quality: Metric,
 ) -> (Vec<(f64, f64)>, Vec<String>) {
     let mut front = Vec::new();
     let mut dropped = Vec::new();
@@ -314,36 +452,64 @@ fn pareto_front(
 /// CSV file of every point.
 pub const CSV_FILE: &str = "rd.csv";
 
-/// Writes `rd.csv`, `rd.json`, `report.md`, `plots/rd-psnr.png`, `plots/rd-ssim.png`, `plots/rd-delta-e.png` and
-/// the curves as TensorBoard scalars (step = bits per pixel × 1000) into `out`.
+/// Writes `rd.csv`, `rd.json`, `report.md`, `plots/rd-psnr.png`, `plots/rd-ssim.png`,
+/// `plots/rd-delta-e.png` and the curves as TensorBoard scalars (`rd/psnr_<codec>`, ...,
+/// step = bits per pixel × 1000) into `out`.
 pub fn write(r: &RdResult, out: &Path) -> Result<()> {
     fs::create_dir_all(out.join("plots"))
         .with_context(|| format!("cannot create {}", out.display()))?;
     let mut csv = String::from(
-        "codec,setting,lambda,bpp,payload_bpp,psnr,ssim,bytes,jpeg_bpp_at_ssim,\
-         jpeg_payload_bpp_at_ssim,delta_e,psnr_y,psnr_cb,psnr_cr,jpeg_delta_e_at_bpp\n",
+        "codec,setting,lambda,bpp,payload_bpp,psnr,ssim,ms_ssim,bytes,delta_e,psnr_y,psnr_cb,\
+         psnr_cr",
     );
-    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    for p in r.jpeg.iter().chain(&r.models) {
-        let _ = writeln!(
+    for c in &r.classic {
+        let n = c.codec.name();
+        let _ = write!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            ",{n}_bpp_at_ssim,{n}_payload_bpp_at_ssim,{n}_bpp_at_psnr,{n}_bpp_at_ms_ssim,\
+             {n}_delta_e_at_bpp,{n}_bpp_no_worse"
+        );
+    }
+    csv.push('\n');
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let all = || r.classic.iter().flat_map(|c| &c.points).chain(&r.models);
+    for p in all() {
+        let s = &p.scores;
+        let _ = write!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             p.codec,
             p.setting,
             opt(p.lambda),
-            p.scores.bpp,
-            p.scores.payload_bpp,
-            p.scores.psnr,
-            p.scores.ssim,
-            p.scores.bytes,
-            opt(p.jpeg_bpp_at_ssim),
-            opt(p.jpeg_payload_bpp_at_ssim),
-            p.scores.colour.delta_e,
-            p.scores.colour.psnr_y,
-            p.scores.colour.psnr_cb,
-            p.scores.colour.psnr_cr,
-            opt(p.jpeg_delta_e_at_bpp)
+            s.bpp,
+            s.payload_bpp,
+            s.psnr,
+            s.ssim,
+            opt(s.ms_ssim),
+            s.bytes,
+            s.colour.delta_e,
+            s.colour.psnr_y,
+            s.colour.psnr_cb,
+            s.colour.psnr_cr,
         );
+        for c in &r.classic {
+            match p.against.iter().find(|a| a.codec == c.codec) {
+                Some(a) => {
+                    let _ = write!(
+                        csv,
+                        ",{},{},{},{},{},{}",
+                        opt(a.bpp_at_ssim),
+                        opt(a.payload_bpp_at_ssim),
+                        opt(a.bpp_at_psnr),
+                        opt(a.bpp_at_ms_ssim),
+                        opt(a.delta_e_at_bpp),
+                        opt(a.bpp_no_worse)
+                    );
+                }
+                None => csv.push_str(",,,,,,"),
+            }
+        }
+        csv.push('\n');
     }
     write_atomic(&out.join(CSV_FILE), csv.as_bytes())?;
     let json = serde_json::to_string_pretty(r).context("cannot serialise the result")?;
@@ -351,20 +517,23 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
     write_atomic(&out.join("report.md"), report(r).as_bytes())?;
 
     let series = |f: fn(&RdPoint) -> f64| {
-        vec![
-            Series {
-                name: "JPEG (libjpeg-turbo)".into(),
-                colour: JPEG_COLOUR,
-                points: r.jpeg.iter().map(|p| (p.scores.bpp, f(p))).collect(),
+        let mut v: Vec<Series> = r
+            .classic
+            .iter()
+            .map(|c| Series {
+                name: c.codec.label().into(),
+                colour: CODEC_COLOURS[Codec::ALL.iter().position(|x| *x == c.codec).unwrap_or(0)],
+                points: c.points.iter().map(|p| (p.scores.bpp, f(p))).collect(),
                 dots: true,
-            },
-            Series {
-                name: "niclab".into(),
-                colour: AE_COLOUR,
-                points: r.models.iter().map(|p| (p.scores.bpp, f(p))).collect(),
-                dots: true,
-            },
-        ]
+            })
+            .collect();
+        v.push(Series {
+            name: "niclab".into(),
+            colour: AE_COLOUR,
+            points: r.models.iter().map(|p| (p.scores.bpp, f(p))).collect(),
+            dots: true,
+        });
+        v
     };
     type Plot = (
         &'static str,
@@ -386,7 +555,11 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
             |p| p.scores.colour.delta_e,
         ),
     ];
-    for (file, title, label, f) in plots {
+    let has_ms_ssim = r.models.iter().all(|p| p.scores.ms_ssim.is_some());
+    let ms_plot: Plot = ("rd-ms-ssim", "Rate-distortion: MS-SSIM", "MS-SSIM", |p| {
+        p.scores.ms_ssim.unwrap_or(f64::NAN)
+    });
+    for (file, title, label, f) in plots.into_iter().chain(has_ms_ssim.then_some(ms_plot)) {
         xy_plot(
             &out.join(format!("plots/{file}.png")),
             title,
@@ -400,104 +573,158 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
     for f in old {
         fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
     }
-    for p in r.jpeg.iter().chain(&r.models) {
+    for p in all() {
         let step = (p.scores.bpp * 1000.0).round() as u64;
         board.scalar(&format!("rd/psnr_{}", p.codec), p.scores.psnr, step);
         board.scalar(&format!("rd/ssim_{}", p.codec), p.scores.ssim, step);
+        if let Some(m) = p.scores.ms_ssim {
+            board.scalar(&format!("rd/ms_ssim_{}", p.codec), m, step);
+        }
         board.scalar(
             &format!("rd/delta_e_{}", p.codec),
             p.scores.colour.delta_e,
             step,
         );
     }
+    for b in &r.bd {
+        for (what, v) in [
+            ("psnr", b.psnr),
+            ("ssim", b.ssim),
+            ("ssim_payload", b.ssim_payload),
+            ("ms_ssim", b.ms_ssim),
+        ] {
+            if let Some(v) = v {
+                board.scalar(&format!("rd/bd_rate_{what}_vs_{}", b.codec), v, 0);
+            }
+        }
+    }
     board.flush();
     Ok(())
 }
 
-/// A point's bpp, payload bpp, PSNR, SSIM, ΔE00 and Y / Cb / Cr cells of the report.
+/// A point's bpp, payload bpp, PSNR, SSIM, MS-SSIM, ΔE00 and Y / Cb / Cr cells of the
+/// report.
 fn cells(s: &ModelScores) -> String {
     let c = &s.colour;
+    let ms = s.ms_ssim.map_or("-".into(), |m| format!("{m:.4}"));
     format!(
-        "{:.4} | {:.4} | {:.2} | {:.4} | {:.2} | {:.2} / {:.2} / {:.2}",
+        "{:.4} | {:.4} | {:.2} | {:.4} | {ms} | {:.2} | {:.2} / {:.2} / {:.2}",
         s.bpp, s.payload_bpp, s.psnr, s.ssim, c.delta_e, c.psnr_y, c.psnr_cb, c.psnr_cr
     )
 }
 
-/// The Markdown report: both curves' points, the BD-rates, JPEG's bits at each model's SSIM.
+/// The Markdown report: every point, the BD-rates against each classical codec, and each
+/// classical codec's bits and colour at each model's point.
 pub fn report(r: &RdResult) -> String {
     let mut m = String::new();
+    let names: Vec<&str> = r.classic.iter().map(|c| c.codec.label()).collect();
     let _ = writeln!(
         m,
-        "# Rate-distortion: niclab vs JPEG\n\n{} images from `{}`. Bits per pixel are file \
+        "# Rate-distortion: niclab vs {}\n\n{} images from `{}`. Bits per pixel are file \
          bytes x 8 / pixels, averaged over images: whole `.nic` files (header and checksum \
-         included) and whole JPEG files (libjpeg-turbo, 4:2:0).\n",
+         included) and whole files of each classical codec, at its tool's default settings.\n",
+        names.join(", "),
         r.count,
         r.images.display()
     );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:+.1} %"));
     let _ = writeln!(
         m,
-        "| codec | setting | bpp | payload bpp | PSNR (dB) | SSIM | ΔE00 | PSNR Y / Cb / Cr \
-         | JPEG bpp at this SSIM (files / payload) | JPEG / niclab bits (files / payload) \
-         | JPEG ΔE00 at this bpp |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "## BD-rate of niclab\n\nBjøntegaard delta rate (PCHIP interpolation of log-rate \
+         over the quality range both cover; negative = niclab needs fewer bits for the same \
+         quality).\n\n| against | PSNR (files) | SSIM (files) | SSIM (payloads) | MS-SSIM \
+         (files) |\n|---|---:|---:|---:|---:|"
+    );
+    for b in &r.bd {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            b.codec.label(),
+            pct(b.psnr),
+            pct(b.ssim),
+            pct(b.ssim_payload),
+            pct(b.ms_ssim)
+        );
+    }
+    if let Some(note) = &r.bd_note {
+        let _ = writeln!(m, "\n{note}.");
+    }
+    let _ = writeln!(
+        m,
+        "\n## Points\n\n| codec | setting | bpp | payload bpp | PSNR (dB) | SSIM | MS-SSIM \
+         | ΔE00 | PSNR Y / Cb / Cr |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for p in &r.models {
-        let pair = |a: Option<f64>, b: Option<f64>, f: &dyn Fn(f64, f64) -> String| match (a, b) {
-            (Some(a), Some(b)) => f(a, b),
-            _ => "out of JPEG's range".to_string(),
-        };
-        let at = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
-            format!("{a:.4} / {b:.4}")
-        });
-        let ratio = pair(p.jpeg_bpp_at_ssim, p.jpeg_payload_bpp_at_ssim, &|a, b| {
-            format!(
-                "{:.2}x / {:.2}x",
-                a / p.scores.bpp,
-                b / p.scores.payload_bpp
-            )
-        });
-        let de_jpeg = p
-            .jpeg_delta_e_at_bpp
-            .map_or("out of JPEG's range".into(), |v| format!("{v:.2}"));
         let setting = format!(
             "{}{}",
             p.setting,
             p.lambda.map(|l| format!(" (λ = {l})")).unwrap_or_default()
         );
-        let _ = writeln!(
-            m,
-            "| niclab | {setting} | {} | {at} | {ratio} | {de_jpeg} |",
-            cells(&p.scores)
-        );
+        let _ = writeln!(m, "| niclab | {setting} | {} |", cells(&p.scores));
     }
-    for p in &r.jpeg {
-        let _ = writeln!(m, "| JPEG | {} | {} | | | |", p.setting, cells(&p.scores));
+    for c in &r.classic {
+        for p in &c.points {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} |",
+                c.codec.label(),
+                p.setting,
+                cells(&p.scores)
+            );
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\n## The classical codecs at niclab's points\n\nEach codec's curve read at each \
+         model's point (interpolated over log-rate): the bits it needs for the model's \
+         SSIM, PSNR and MS-SSIM (and its ratio to the model's), and its ΔE00 at the model's bits; \
+         \"-\": outside the codec's swept range. \"No worse at\": the fewest bits of a swept \
+         setting that is at least as good as the model in PSNR, SSIM and ΔE00 at once (an \
+         upper bound on the codec's need, defined even where the curves do not \
+         overlap).\n\n| model | codec | bpp at this SSIM (files / payload) | its bits / \
+         niclab's (files / payload) | bpp at this PSNR | bpp at this MS-SSIM | ΔE00 at this \
+         bpp (niclab's) | no worse at (bpp, its bits / niclab's) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|"
+    );
+    let f4 = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    let x2 = |v: Option<f64>, base: f64| v.map_or("-".to_string(), |v| format!("{:.2}x", v / base));
+    for p in &r.models {
+        for a in &p.against {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} / {} | {} / {} | {} | {} | {} ({:.2}) | {} ({}) |",
+                p.setting,
+                a.codec.label(),
+                f4(a.bpp_at_ssim),
+                f4(a.payload_bpp_at_ssim),
+                x2(a.bpp_at_ssim, p.scores.bpp),
+                x2(a.payload_bpp_at_ssim, p.scores.payload_bpp),
+                f4(a.bpp_at_psnr),
+                f4(a.bpp_at_ms_ssim),
+                a.delta_e_at_bpp.map_or("-".into(), |v| format!("{v:.2}")),
+                p.scores.colour.delta_e,
+                f4(a.bpp_no_worse),
+                x2(a.bpp_no_worse, p.scores.bpp)
+            );
+        }
     }
     let _ = writeln!(
         m,
         "\nΔE00: mean CIEDE2000 colour difference (scikit-image's `deltaE_ciede2000` on \
          `rgb2lab`; about 1 is just visible, above about 5 reads as another colour). \
-         Y / Cb / Cr: PSNR of JPEG's full-range planes (JFIF), each capped at 100 dB. \"JPEG ΔE00 at this bpp\" \
-         interpolates JPEG's ΔE00 curve (over log-rate) at the model's whole-file bits."
+         Y / Cb / Cr: PSNR of JPEG's full-range planes (JFIF), each capped at 100 dB."
     );
     let _ = writeln!(
         m,
-        "\nPayload: the coded data alone, without JPEG's headers (quantisation and Huffman \
-         tables, about 620 bytes a file) or the 42 bytes of `.nic` framing; on small images \
-         the headers are a large part of a JPEG file."
+        "\nPayload: the coded data alone, without the format's headers: JPEG's tables and \
+         markers (about 620 bytes a file), WebP's RIFF and chunk headers (20 bytes), AVIF's \
+         `ftyp` and `meta` boxes (the `mdat` box's contents are kept), the 42 bytes of `.nic` \
+         framing; a JPEG XL codestream's few header bytes are not separable, so its payload \
+         is its file. On small images the headers are a large part of a JPEG or AVIF file."
     );
-    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:+.1} %"));
-    let _ = writeln!(
-        m,
-        "\nBD-rate of niclab vs JPEG (Bjøntegaard, PCHIP interpolation of log-rate over the \
-         quality range both cover; negative = fewer bits for the same quality), whole files: \
-         PSNR {}, SSIM {}; payloads only: SSIM {}.",
-        pct(r.bd_rate_psnr),
-        pct(r.bd_rate_ssim),
-        pct(r.bd_rate_ssim_payload)
-    );
-    if let Some(note) = &r.bd_note {
-        let _ = writeln!(m, "\n{note}.");
+    let _ = writeln!(m, "\nImplementations:");
+    for c in &r.classic {
+        let _ = writeln!(m, "- {}: {}", c.codec.label(), c.version);
     }
     let _ = writeln!(
         m,
@@ -521,12 +748,11 @@ mod tests {
                 payload_bpp: bpp,
                 psnr: 0.0,
                 ssim,
+                ms_ssim: None,
                 colour: Colour::mean([]),
                 bytes: 0,
             },
-            jpeg_bpp_at_ssim: None,
-            jpeg_payload_bpp_at_ssim: None,
-            jpeg_delta_e_at_bpp: None,
+            against: Vec::new(),
         }
     }
 

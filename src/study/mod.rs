@@ -33,8 +33,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::classic::jpeg::QualityChoice;
 use crate::config::{ConfigError, Experiment, key_span, locate, parse_located};
-use crate::eval::jpeg::QualityChoice;
 use crate::eval::report::{SUMMARY_FILE, Summary};
 use crate::eval::{EvalOptions, evaluate};
 use crate::train::{TrainOptions, train};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::paper::{self, PaperRow};
 use super::{Stage, Study};
-use crate::eval::jpeg::JpegCodec;
+use crate::classic::jpeg::JpegCodec;
 use crate::eval::plots::{self, Series, Strip};
 use crate::eval::report::{CodecSummary, machine};
 use crate::metrics::{psnr, ssim};

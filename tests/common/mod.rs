@@ -5,6 +5,20 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
+/// The four real 128x128 test crops of tests/fixtures/quality (not their JPEG versions),
+/// sorted by name.
+pub fn quality_crops() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/quality")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .filter(|p| !p.file_stem().unwrap().to_string_lossy().contains("_q"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 4);
+    v
+}
+
 /// A photo-like image: smooth colour gradients, a few edges and deterministic noise.
 pub fn synthetic_photo(w: u32, h: u32, seed: u32) -> RgbImage {
     let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
