@@ -134,12 +134,14 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "relu2_2")]
         vgg_layers: Vec<VggLayer>,
     },
-    /// Compare a trained model with JPEG on a folder of images, as the paper did.
+    /// Compare a trained model with JPEG (or WebP, AVIF, JPEG XL) on a folder of images, as
+    /// the paper did.
     ///
-    /// Every image goes through the autoencoder (batched) and through libjpeg-turbo at the
-    /// quality whose mean SSIM matches the autoencoder's (or at the qualities given). Writes
-    /// per_image.csv, summary.json, report.md, plots/, strips/, the reconstructions (ae/) and
-    /// JPEG files (jpeg-qN/) to OUT, and the curves to TensorBoard (RUNS/<name>/eval).
+    /// Every image goes through the autoencoder (batched) and through the baseline (JPEG:
+    /// libjpeg-turbo) at the setting whose mean SSIM matches the autoencoder's (or at the
+    /// settings given). Writes per_image.csv, summary.json, report.md, plots/, strips/, the
+    /// reconstructions (ae/) and the baseline's files (jpeg-qN/, avif-qpN/, ...) to OUT, and
+    /// the curves to TensorBoard (RUNS/<name>/eval).
     Eval {
         /// A checkpoint (.ckpt), a checkpoint or run folder, an experiment file (.toml) or a
         /// run name; in a folder best.ckpt is used, else last.ckpt.
@@ -150,9 +152,18 @@ enum Command {
         /// Output folder [default: RUNS/<name>/eval].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// `match-ssim` (the quality whose mean SSIM is closest to the autoencoder's), or
-        /// qualities 1-100: 95 or 95,75,20.
-        #[arg(long, default_value = "match-ssim", value_name = "match-ssim|Q[,Q...]")]
+        /// The classical codec to compare with: jpeg (the paper's), webp, avif or jxl.
+        #[arg(long, default_value = "jpeg")]
+        baseline: Codec,
+        /// `match-ssim` (the baseline's setting whose mean SSIM is closest to the
+        /// autoencoder's), or settings as its tool spells them: 95 or 95,75,20 (qualities
+        /// 1-100; JPEG XL 5-100; AVIF quantizers 1-63).
+        #[arg(
+            long,
+            alias = "quality",
+            default_value = "match-ssim",
+            value_name = "match-ssim|Q[,Q...]"
+        )]
         jpeg_quality: QualityChoice,
         /// Images per inference batch [default: the experiment's eval.batch_size].
         #[arg(long)]
@@ -503,7 +514,7 @@ fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
     let line = |name: &str, c: &niclab::eval::report::CodecSummary| {
         let de = c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e));
         format!(
-            "  {name:<22} PSNR {:6.2} dB  SSIM {:.4}  dE00 {de:>5}  ratio {:6.2}  {:.3} bpp  \
+            "  {name:<26} PSNR {:6.2} dB  SSIM {:.4}  dE00 {de:>5}  ratio {:6.2}  {:.3} bpp  \
              {:.5} s/image\n",
             c.psnr, c.ssim, c.ratio, c.bpp, c.seconds_per_image
         )
@@ -516,14 +527,15 @@ fn eval_lines(e: &niclab::eval::Evaluation, out: &Path) -> String {
         } else {
             ""
         };
-        text.push_str(&line(&format!("JPEG q{}{how}", j.quality.unwrap_or(0)), j));
+        text.push_str(&line(&format!("{}{how}", j.titled()), j));
     }
     let t = &s.timing;
     text.push_str(&format!(
-        "total {:.2} s (autoencoder {:.2} s, JPEG {:.2} s in {} passes, metrics {:.2} s, \
+        "total {:.2} s (autoencoder {:.2} s, {} {:.2} s in {} passes, metrics {:.2} s, \
          colour {:.2} s, reading {:.2} s, writing {:.2} s)\nreport: {}\n",
         t.total,
         t.ae,
+        e.baseline.title(),
         t.jpeg,
         t.jpeg_passes,
         t.ae_metrics,
@@ -625,6 +637,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             images,
             out,
+            baseline,
             jpeg_quality,
             batch_size,
             backend,
@@ -638,6 +651,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 storage,
                 images,
                 out,
+                baseline,
                 jpeg: jpeg_quality,
                 batch_size,
                 backend,
@@ -710,22 +724,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut classic = Vec::new();
             for codec in codecs {
-                let levels: Vec<u32> = match codec {
-                    Codec::Jpeg => jpeg_qualities.clone(),
-                    Codec::Webp => webp_qualities.clone(),
-                    Codec::Jxl => jxl_qualities.clone(),
-                    // Levels rise with quality: 63 - quantizer.
-                    Codec::Avif => avif_quantizers
-                        .iter()
-                        .map(|&q| {
-                            anyhow::ensure!(q <= 63, "--avif-quantizers: {q} is not in 0..63");
-                            Ok(63 - q)
-                        })
-                        .collect::<Result<_>>()?,
+                let (flag, settings) = match codec {
+                    Codec::Jpeg => ("--jpeg-qualities", &jpeg_qualities),
+                    Codec::Webp => ("--webp-qualities", &webp_qualities),
+                    Codec::Jxl => ("--jxl-qualities", &jxl_qualities),
+                    Codec::Avif => ("--avif-quantizers", &avif_quantizers),
                 };
-                let mut levels = levels
-                    .into_iter()
-                    .map(|l| codec.level(l))
+                let mut levels = settings
+                    .iter()
+                    .map(|&n| codec.level_of_setting(n).with_context(|| flag.to_string()))
                     .collect::<Result<Vec<_>>>()?;
                 levels.sort();
                 levels.dedup();

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use burn::prelude::*;
 use niclab::classic::jpeg::{JpegCodec, Quality, QualityChoice};
+use niclab::classic::{Codec, Encoder};
 use niclab::config::{Experiment, Storage};
 use niclab::digest::sha256_hex;
 use niclab::eval::{EvalOptions, evaluate};
@@ -359,4 +360,100 @@ fn bad_inputs_give_one_clear_error_each() {
         let (code, err) = eval("images", target);
         assert_eq!(code, 0, "{target}: {err}");
     }
+}
+
+#[test]
+fn every_classical_codec_can_be_the_baseline() {
+    let (dir, ck) = trained();
+    let root = dir.path();
+    // AVIF: match-ssim over its 64 quantizers equals a brute-force search, and its files are
+    // written, named and scored as JPEG's are.
+    let opts = EvalOptions {
+        baseline: Codec::Avif,
+        ..options(root, QualityChoice::MatchSsim)
+    };
+    let (eval, out) = evaluate(&ck, &opts).unwrap();
+    let target = eval.ae.iter().map(|s| s.ssim).sum::<f64>() / N as f64;
+    let mut enc = Encoder::new(Codec::Avif).unwrap();
+    let mut best = (f64::INFINITY, 0);
+    for l in Codec::Avif.levels() {
+        let level = Codec::Avif.level(u32::from(l)).unwrap();
+        let mean = eval
+            .originals
+            .iter()
+            .map(|img| {
+                let f = enc.encode(img, level).unwrap();
+                ssim(img, &enc.decode(&f).unwrap()).unwrap()
+            })
+            .sum::<f64>()
+            / N as f64;
+        if (mean - target).abs() < best.0 {
+            best = ((mean - target).abs(), l);
+        }
+    }
+    let chosen = eval.jpeg[0].pass.level;
+    assert_eq!(chosen.get(), best.1, "match-ssim chose {chosen}");
+    let qp = Codec::Avif.setting_number(chosen);
+    let rows = csv_rows(&out.join("per_image.csv"));
+    let avif: Vec<&Vec<String>> = rows.iter().filter(|r| r[3] == "avif").collect();
+    assert_eq!(avif.len(), N);
+    for r in avif {
+        assert_eq!(r[4], qp.to_string());
+        let name = Path::new(&r[0]).with_extension("avif");
+        let file = std::fs::read(out.join(format!("avif-qp{qp}")).join(&name)).unwrap();
+        assert_eq!(r[5], file.len().to_string());
+        let img = image::open(root.join("images").join(&r[0]))
+            .unwrap()
+            .to_rgb8();
+        let back = enc.decode(&file).unwrap();
+        assert!((psnr(&img, &back).unwrap() - r[8].parse::<f64>().unwrap()).abs() < 1e-5);
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["jpeg"][0]["codec"], "avif");
+    assert_eq!(summary["jpeg"][0]["quality"], qp);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains(&format!("| AVIF qp{qp} (SSIM-matched) |")),
+        "{report}"
+    );
+    let events = read_events(&root.join("runs/tiny/eval"));
+    assert_eq!(
+        events["scalars"]["eval/ssim_avif"]
+            .as_array()
+            .unwrap()
+            .len(),
+        N
+    );
+    assert!(events["scalars"].get("eval/ssim_jpeg").is_none());
+
+    // WebP and JPEG XL at fixed settings (JPEG XL's levels start at 5).
+    for (codec, q) in [(Codec::Webp, 50u8), (Codec::Jxl, 60)] {
+        let opts = EvalOptions {
+            baseline: codec,
+            ..options(
+                root,
+                QualityChoice::Fixed(vec![Quality::new(q.into()).unwrap()]),
+            )
+        };
+        let (eval, out) = evaluate(&ck, &opts).unwrap();
+        assert_eq!(eval.jpeg[0].pass.codec, codec);
+        assert_eq!(eval.jpeg[0].pass.level.get(), q);
+        let dir = out.join(format!("{}-q{q}", codec.name()));
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            N,
+            "{}",
+            dir.display()
+        );
+    }
+    let bad = EvalOptions {
+        baseline: Codec::Jxl,
+        ..options(root, QualityChoice::Fixed(vec![Quality::new(3).unwrap()]))
+    };
+    let Err(err) = evaluate(&ck, &bad) else {
+        panic!("JPEG XL at q3 was accepted");
+    };
+    let err = format!("{err:#}");
+    assert!(err.contains("jxl has no level 3"), "{err}");
 }

@@ -60,6 +60,49 @@ impl Codec {
         }
     }
 
+    /// Its name in a table heading: JPEG, WebP, AVIF, JPEG XL.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Jpeg => "JPEG",
+            Self::Webp => "WebP",
+            Self::Avif => "AVIF",
+            Self::Jxl => "JPEG XL",
+        }
+    }
+
+    /// The level of a setting as the tool spells it: a quality, or for AVIF a quantizer
+    /// (0-63; level 63 - it).
+    pub fn level_of_setting(self, n: u32) -> Result<Level> {
+        match self {
+            Self::Avif => {
+                ensure!(n <= 63, "avif has no quantizer {n} (0..=63, 0 lossless)");
+                self.level(63 - n)
+            }
+            _ => self.level(n),
+        }
+    }
+
+    /// The tool's own number for a level: the inverse of [`Codec::level_of_setting`].
+    pub fn setting_number(self, level: Level) -> u8 {
+        match self {
+            Self::Avif => 63 - level.0,
+            _ => level.0,
+        }
+    }
+
+    /// The extension of its files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            _ => self.name(),
+        }
+    }
+
+    /// `JPEG q75`, `AVIF qp24`.
+    pub fn titled(self, level: Level) -> String {
+        format!("{} {}", self.title(), self.setting(level))
+    }
+
     /// The implementation and its version, as run here (the tools are asked).
     pub fn version(self) -> Result<String> {
         Ok(match self {
@@ -252,5 +295,10 @@ mod tests {
         assert!(Codec::Jpeg.level(0).is_err());
         assert_eq!(Codec::Avif.setting(Codec::Avif.level(39).unwrap()), "qp24");
         assert_eq!(Codec::Webp.setting(Codec::Webp.level(75).unwrap()), "q75");
+        let qp24 = Codec::Avif.level_of_setting(24).unwrap();
+        assert_eq!((qp24.get(), Codec::Avif.setting_number(qp24)), (39, 24));
+        assert_eq!(Codec::Avif.titled(qp24), "AVIF qp24");
+        assert!(Codec::Avif.level_of_setting(64).is_err());
+        assert!(Codec::Jxl.level_of_setting(4).is_err());
     }
 }

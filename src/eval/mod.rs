@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend;
 use crate::classic::Codec;
-use crate::classic::jpeg::{JpegCodec, QualityChoice};
+use crate::classic::Encoder;
+use crate::classic::jpeg::QualityChoice;
 use crate::codec::finalize::coder;
 use crate::config::{Backend, DeviceSpec, Storage};
 use crate::data::images::{list_images, load_rgb};
@@ -42,7 +43,9 @@ pub struct EvalOptions {
     pub images: PathBuf,
     /// Output folder; `None`: `<runs>/<experiment>/eval`.
     pub out: Option<PathBuf>,
-    /// JPEG qualities to compare with.
+    /// The classical codec to compare with (the paper's: JPEG).
+    pub baseline: Codec,
+    /// Its settings to compare at (numbers as its tool spells them), or match-ssim.
     pub jpeg: QualityChoice,
     /// Images per inference batch; `None`: the experiment's `eval.batch_size`.
     pub batch_size: Option<usize>,
@@ -66,6 +69,7 @@ impl Default for EvalOptions {
         Self {
             images: "datasets/test-1000".into(),
             out: None,
+            baseline: Codec::Jpeg,
             jpeg: QualityChoice::MatchSsim,
             batch_size: None,
             backend: None,
@@ -164,6 +168,8 @@ pub struct Evaluation {
     pub jpeg: Vec<JpegResult>,
     /// Mean SSIM at every quality tried by match-ssim, by quality.
     pub search: Vec<(crate::classic::Level, f64)>,
+    /// The classical codec compared with.
+    pub baseline: Codec,
     /// Backend and device used.
     pub backend: String,
     /// Where time went.
@@ -252,18 +258,23 @@ fn score_colour(
     recon: &[Reconstruction],
     ae: &mut [Scored],
     jpeg: &mut [JpegResult],
+    baseline: Codec,
 ) -> Result<()> {
     let items: Vec<usize> = (0..originals.len()).collect();
     let files: Vec<&Vec<Vec<u8>>> = jpeg.iter().map(|j| &j.pass.files).collect();
-    let rows = par_map(&items, JpegCodec::new, |codec, _, &i| {
-        let reference = Reference::new(&originals[i]);
-        let own = reference.colour(&recon[i].image)?;
-        let theirs = files
-            .iter()
-            .map(|f| reference.colour(&codec.decode(&f[i])?))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((own, theirs))
-    })
+    let rows = par_map(
+        &items,
+        || Encoder::new(baseline),
+        |codec, _, &i| {
+            let reference = Reference::new(&originals[i]);
+            let own = reference.colour(&recon[i].image)?;
+            let theirs = files
+                .iter()
+                .map(|f| reference.colour(&codec.decode(&f[i])?))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((own, theirs))
+        },
+    )
     .context("colour scores")?;
     for (i, (own, theirs)) in rows.into_iter().enumerate() {
         ae[i].colour = Some(own);
@@ -343,12 +354,13 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
 
     let t = Instant::now();
     let set = &refs;
-    let jpeg_bar = bar(0, "JPEG");
+    let base = opts.baseline;
+    let jpeg_bar = bar(0, base.title());
     let mut search = Vec::new();
     let mut jpeg = match &opts.jpeg {
         QualityChoice::MatchSsim => {
             jpeg_bar.set_length(3 * set.len() as u64);
-            let (chosen, mut passes) = match_ssim(set, Codec::Jpeg, ae_ssim, &jpeg_bar)?;
+            let (chosen, mut passes) = match_ssim(set, base, ae_ssim, &jpeg_bar)?;
             for (q, p) in &passes {
                 timing.jpeg_codec += p.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += p.metrics_seconds;
@@ -357,7 +369,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             timing.jpeg_passes = passes.len();
             let pass = passes
                 .remove(&chosen)
-                .context("the chosen JPEG quality was never encoded")?;
+                .context("the chosen setting was never encoded")?;
             vec![JpegResult {
                 matched: true,
                 pass,
@@ -367,7 +379,8 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             jpeg_bar.set_length((qs.len() * set.len()) as u64);
             let mut out = Vec::new();
             for q in qs {
-                let pass = pass(set, Codec::Jpeg, (*q).into(), false, &jpeg_bar)?;
+                let level = base.level_of_setting(u32::from(q.get()))?;
+                let pass = pass(set, base, level, false, &jpeg_bar)?;
                 timing.jpeg_codec += pass.scores.iter().map(|s| s.seconds).sum::<f64>();
                 timing.jpeg_metrics += pass.metrics_seconds;
                 timing.jpeg_passes += 1;
@@ -383,7 +396,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     timing.jpeg = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    score_colour(&originals, &recon, &mut ae, &mut jpeg)?;
+    score_colour(&originals, &recon, &mut ae, &mut jpeg, base)?;
     timing.colour = t.elapsed().as_secs_f64();
 
     let mut eval = Evaluation {
@@ -396,6 +409,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
         storage,
         jpeg,
         search,
+        baseline: base,
         backend: format!("{backend} on {spec}"),
         timing,
     };

@@ -189,10 +189,10 @@ fn save(path: &Path, w: u32, h: u32, buf: Vec<u8>) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The three per-image plots, autoencoder against the first JPEG quality.
+/// The three per-image plots, autoencoder against the baseline's first setting.
 pub fn per_image_plots(e: &Evaluation, dir: &Path) -> Result<()> {
     let jpeg = e.jpeg.first();
-    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| format!("JPEG q{}", j.pass.level));
+    let jpeg_name = jpeg.map_or(String::from("JPEG"), |j| j.pass.codec.titled(j.pass.level));
     let root = dir.parent().unwrap_or(dir);
     let plot = |file: &str, title: &str, label: &str, f: &dyn Fn(usize, &super::Scored) -> f64| {
         let mut series = vec![(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::parallel::{par_map, threads};
 use super::plots::{self, Strip};
 use super::{Evaluation, Scored, Timing, mean_colour, mean_of};
+use crate::classic::Codec;
 use crate::metrics::Colour;
 use crate::train::checkpoint::write_atomic;
 
@@ -26,11 +27,11 @@ const CSV_HEADER: &str = "image,width,height,codec,quality,bytes,ratio,bpp,psnr,
 /// Means of one codec over the set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodecSummary {
-    /// `autoencoder` or `jpeg`.
+    /// `autoencoder`, or the baseline: `jpeg`, `webp`, `avif`, `jxl`.
     pub codec: String,
-    /// JPEG quality.
+    /// The baseline's setting as its tool spells it: a quality, or AVIF's quantizer.
     pub quality: Option<u8>,
-    /// `match-ssim` or `fixed` for JPEG.
+    /// `match-ssim` or `fixed` for the baseline.
     pub chosen_by: Option<String>,
     /// Mean PSNR (dB).
     pub psnr: f64,
@@ -50,6 +51,20 @@ pub struct CodecSummary {
     pub seconds_per_image: f64,
     /// Encode + decode seconds of the whole set.
     pub total_seconds: f64,
+}
+
+impl CodecSummary {
+    /// `JPEG q75`, `AVIF qp24`: a classical codec's summary as a heading.
+    pub fn titled(&self) -> String {
+        let q = self.quality.unwrap_or(0);
+        match self.codec.parse::<Codec>() {
+            Ok(c) => match c.level_of_setting(u32::from(q)) {
+                Ok(l) => c.titled(l),
+                Err(_) => format!("{} {q}", c.title()),
+            },
+            Err(_) => self.codec.clone(),
+        }
+    }
 }
 
 /// An image shown as a strip, and why.
@@ -175,12 +190,16 @@ pub fn summary(e: &Evaluation) -> Summary {
                 codec_summary(
                     e,
                     &j.pass.scores,
-                    "jpeg",
-                    Some((j.pass.level.get(), j.matched)),
+                    j.pass.codec.name(),
+                    Some((j.pass.codec.setting_number(j.pass.level), j.matched)),
                 )
             })
             .collect(),
-        match_ssim_tried: e.search.iter().map(|(q, s)| (q.get(), *s)).collect(),
+        match_ssim_tried: e
+            .search
+            .iter()
+            .map(|(l, s)| (e.baseline.setting_number(*l), *s))
+            .collect(),
         timing: e.timing,
         strips: strip_picks(e)
             .into_iter()
@@ -233,7 +252,8 @@ pub fn csv(e: &Evaluation) -> String {
         };
         row("ae", String::new(), &e.ae[i]);
         for j in &e.jpeg {
-            row("jpeg", j.pass.level.to_string(), &j.pass.scores[i]);
+            let n = j.pass.codec.setting_number(j.pass.level);
+            row(j.pass.codec.name(), n.to_string(), &j.pass.scores[i]);
         }
     }
     out
@@ -268,7 +288,7 @@ pub fn markdown(s: &Summary) -> String {
             Some("match-ssim") => " (SSIM-matched)",
             _ => "",
         };
-        cols.push(format!("JPEG q{}{how}", j.quality.unwrap_or(0)));
+        cols.push(format!("{}{how}", j.titled()));
     }
     let _ = writeln!(m, "| | {} |", cols.join(" | "));
     let _ = writeln!(m, "|---|{}", "---|".repeat(cols.len()));
@@ -298,6 +318,11 @@ pub fn markdown(s: &Summary) -> String {
         format!("{:.2}", c.total_seconds)
     });
     let _ = writeln!(m);
+    let base = s
+        .jpeg
+        .first()
+        .and_then(|j| j.codec.parse::<Codec>().ok())
+        .unwrap_or(Codec::Jpeg);
     let _ = writeln!(
         m,
         "- Autoencoder bytes: {}. Compression ratio = raw RGB bytes (H x W x 3) / compressed \
@@ -314,22 +339,34 @@ pub fn markdown(s: &Summary) -> String {
     let _ = writeln!(
         m,
         "- Times are encode + decode only: no file reading or writing, no metrics. The \
-         autoencoder's is its batch time divided by the batch size; JPEG's is per image on \
-         one thread (libjpeg-turbo, 4:2:0, baseline, Pillow's settings)."
+         autoencoder's is its batch time divided by the batch size; {}'s is per image on \
+         one thread ({}, its tool's default settings{}).",
+        base.title(),
+        base.label(),
+        if base == Codec::Jpeg {
+            ": 4:2:0, baseline, Pillow's"
+        } else {
+            ""
+        }
     );
     if !s.match_ssim_tried.is_empty() {
         let tried: Vec<String> = s
             .match_ssim_tried
             .iter()
-            .map(|(q, v)| format!("q{q}: {v:.4}"))
+            .map(|(q, v)| {
+                let setting = base
+                    .level_of_setting(u32::from(*q))
+                    .map_or(q.to_string(), |l| base.setting(l));
+                format!("{setting}: {v:.4}")
+            })
             .collect();
         let _ = writeln!(
             m,
-            "- JPEG quality {} has the mean SSIM closest to the autoencoder's {:.4} (a bisection \
-             over 1..100 on every {}th image estimates it, whole-set passes confirm the two \
-             neighbouring qualities that straddle the target; mean SSIM over the set at each \
-             quality encoded: {}).",
-            s.jpeg.first().and_then(|j| j.quality).unwrap_or(0),
+            "- {} has the mean SSIM closest to the autoencoder's {:.4} (a bisection over the \
+             codec's settings on every {}th image estimates it, whole-set passes confirm the two \
+             neighbouring settings that straddle the target; mean SSIM over the set at each \
+             setting encoded: {}).",
+            s.jpeg.first().map_or(String::new(), |j| j.titled()),
             s.autoencoder.ssim,
             super::baseline::SAMPLE_EVERY,
             tried.join(", ")
@@ -339,13 +376,14 @@ pub fn markdown(s: &Summary) -> String {
     let _ = writeln!(
         m,
         "- Wall time {:.2} s: reading images {:.2} s, model {:.2} s, autoencoder {:.2} s, its \
-         metrics {:.2} s, JPEG {:.2} s ({} whole-set passes; codec {:.2} s and metrics {:.2} s \
+         metrics {:.2} s, {} {:.2} s ({} whole-set passes; codec {:.2} s and metrics {:.2} s \
          summed over threads), colour of both {:.2} s, writing outputs {:.2} s.\n",
         t.total,
         t.load,
         t.model,
         t.ae,
         t.ae_metrics,
+        base.title(),
         t.jpeg,
         t.jpeg_passes,
         t.jpeg_codec,
@@ -363,8 +401,9 @@ pub fn markdown(s: &Summary) -> String {
     }
     let _ = writeln!(
         m,
-        "## Side by side\n\nOriginal | autoencoder | JPEG, enlarged {}x, for the images with \
+        "## Side by side\n\nOriginal | autoencoder | {}, enlarged {}x, for the images with \
          the best, median and worst autoencoder SSIM.\n",
+        base.title(),
         plots::STRIP_ZOOM
     );
     for st in &s.strips {
@@ -377,7 +416,10 @@ pub fn markdown(s: &Summary) -> String {
     let _ = writeln!(
         m,
         "Files: `{CSV_FILE}` (per image), `{SUMMARY_FILE}`, `ae/` (reconstructions and \
-         the stored files: `.nic`, or `.latent` for raw float32), `jpeg-q*/` (JPEG files), `plots/`, `strips/`."
+         the stored files: `.nic`, or `.latent` for raw float32), `{}-q*/` ({} files), \
+         `plots/`, `strips/`.",
+        base.name(),
+        base.title()
     );
     m
 }
@@ -400,7 +442,7 @@ pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
         .map(|(rule, i)| {
             let ae = &e.ae[i];
             let jp = &jpeg.pass.scores[i];
-            let decoded = crate::classic::jpeg::JpegCodec::new()
+            let decoded = crate::classic::Encoder::new(jpeg.pass.codec)
                 .and_then(|mut c| c.decode(&jpeg.pass.files[i]))
                 .unwrap_or_else(|_| e.originals[i].clone());
             let label = |what: String, s: &Scored| {
@@ -418,7 +460,7 @@ pub fn strips(e: &Evaluation) -> Vec<(String, Strip)> {
                     panels: vec![
                         ("original".into(), e.originals[i].clone()),
                         (label("autoencoder".into(), ae), e.recon[i].image.clone()),
-                        (label(format!("JPEG q{}", jpeg.pass.level), jp), decoded),
+                        (label(jpeg.pass.codec.titled(jpeg.pass.level), jp), decoded),
                     ],
                 },
             )
@@ -439,7 +481,10 @@ pub fn write_outputs(
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().to_string();
         if entry.file_type()?.is_dir()
-            && (["ae", "plots", "strips"].contains(&name.as_str()) || name.starts_with("jpeg-q"))
+            && (["ae", "plots", "strips"].contains(&name.as_str())
+                || Codec::ALL
+                    .iter()
+                    .any(|c| name.starts_with(&format!("{}-q", c.name()))))
         {
             fs::remove_dir_all(entry.path())
                 .with_context(|| format!("cannot remove the old {}", entry.path().display()))?;
@@ -468,9 +513,9 @@ pub fn write_outputs(
                     .with_context(|| format!("cannot write {}", latent.display()))?;
                 for j in &e.jpeg {
                     let f = out
-                        .join(format!("jpeg-q{}", j.pass.level))
+                        .join(format!("{}-{}", j.pass.codec.name(), j.pass.setting()))
                         .join(&stem)
-                        .with_extension("jpg");
+                        .with_extension(j.pass.codec.extension());
                     create_parent(&f)?;
                     fs::write(&f, &j.pass.files[i])
                         .with_context(|| format!("cannot write {}", f.display()))?;

@@ -14,7 +14,8 @@ use super::report::{Summary, ratio};
 use crate::board::{Board, event_files};
 use crate::metrics::Colour;
 
-/// Per-image tags and what they hold.
+/// Per-image tags with the default baseline (JPEG); another baseline's tags carry its name
+/// (`eval/ssim_webp`, ...).
 pub const PER_IMAGE_TAGS: [&str; 8] = [
     "eval/ssim_ae",
     "eval/ssim_jpeg",
@@ -60,12 +61,16 @@ pub fn write(e: &Evaluation, s: &Summary, strips: &[(String, RgbImage)], dir: &P
             board.scalar("eval/delta_e_ae", c.delta_e, step);
         }
         if let Some(j) = jpeg {
-            let s = &j.pass.scores[i];
-            board.scalar("eval/ssim_jpeg", s.ssim, step);
-            board.scalar("eval/psnr_jpeg", s.psnr, step);
-            board.scalar("eval/ratio_jpeg", ratio(e.raw_bytes(i), s.bytes), step);
+            let (s, n) = (&j.pass.scores[i], j.pass.codec.name());
+            board.scalar(&format!("eval/ssim_{n}"), s.ssim, step);
+            board.scalar(&format!("eval/psnr_{n}"), s.psnr, step);
+            board.scalar(
+                &format!("eval/ratio_{n}"),
+                ratio(e.raw_bytes(i), s.bytes),
+                step,
+            );
             if let Some(c) = s.colour {
-                board.scalar("eval/delta_e_jpeg", c.delta_e, step);
+                board.scalar(&format!("eval/delta_e_{n}"), c.delta_e, step);
             }
         }
     }
@@ -88,18 +93,24 @@ pub fn write(e: &Evaluation, s: &Summary, strips: &[(String, RgbImage)], dir: &P
         board.scalar("hparams/test_delta_e", c.delta_e, step);
     }
     if let Some(j) = s.jpeg.first() {
-        colour_means(&mut board, "jpeg", j.colour, step);
+        let n = j.codec.as_str();
+        colour_means(&mut board, n, j.colour, step);
         for (tag, v) in [
-            ("eval/mean_ssim_jpeg", j.ssim),
-            ("eval/mean_psnr_jpeg", j.psnr),
-            ("eval/mean_ratio_jpeg", j.ratio),
-            ("eval/mean_bpp_jpeg", j.bpp),
-            ("eval/seconds_per_image_jpeg", j.seconds_per_image),
-            ("hparams/jpeg_quality", f64::from(j.quality.unwrap_or(0))),
-            ("hparams/jpeg_psnr", j.psnr),
-            ("hparams/jpeg_ratio", j.ratio),
+            ("eval/mean_ssim", j.ssim),
+            ("eval/mean_psnr", j.psnr),
+            ("eval/mean_ratio", j.ratio),
+            ("eval/mean_bpp", j.bpp),
+            ("eval/seconds_per_image", j.seconds_per_image),
+            ("hparams/quality", f64::from(j.quality.unwrap_or(0))),
+            ("hparams/psnr", j.psnr),
+            ("hparams/ratio", j.ratio),
         ] {
-            board.scalar(tag, v, step);
+            // `eval/mean_ssim_jpeg`, `hparams/jpeg_quality`, ...
+            let tag = match tag.strip_prefix("hparams/") {
+                Some(what) => format!("hparams/{n}_{what}"),
+                None => format!("{tag}_{n}"),
+            };
+            board.scalar(&tag, v, step);
         }
     }
     for (rule, img) in strips {

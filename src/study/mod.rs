@@ -322,6 +322,8 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
                     runs: runs_root.clone(),
                     write_images: true,
                     storage: Some(exp.eval.storage),
+                    // The paper compared with JPEG.
+                    ..EvalOptions::default()
                 };
                 let (e, _) = evaluate(&run_dir, &eopts)
                     .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
