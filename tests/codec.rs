@@ -512,8 +512,21 @@ fn rd_curves_and_bd_rate() {
         .map(|b| b["codec"].as_str().unwrap())
         .collect();
     assert_eq!(bd, ["jpeg", "webp", "avif", "jxl"]);
+    for key in [
+        "psnr",
+        "ssim",
+        "ms_ssim",
+        "psnr_payload",
+        "ssim_payload",
+        "ms_ssim_payload",
+    ] {
+        assert!(json["bd"][0].get(key).is_some(), "{key}");
+    }
+    // No MS-SSIM on these small images: no BD-rate at equal MS-SSIM either.
+    assert!(json["bd"][0]["ms_ssim"].is_null());
     assert_eq!(json["models"][0]["against"].as_array().unwrap().len(), 4);
     assert!(header.contains(&"avif_bpp_no_worse"), "{header:?}");
+    assert!(header.contains(&"jxl_delta_e_at_payload_bpp"), "{header:?}");
     // These images are too small for MS-SSIM: blank cells and a note, no made-up figure.
     assert!(rows.iter().all(|r| r[at("ms_ssim")].is_empty()));
     assert!(

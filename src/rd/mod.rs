@@ -83,6 +83,8 @@ pub struct Against {
     pub bpp_at_ms_ssim: Option<f64>,
     /// Its mean ΔE00 at the model's bits per pixel (whole files).
     pub delta_e_at_bpp: Option<f64>,
+    /// Its mean ΔE00 at the model's payload bits per pixel (coded data alone).
+    pub delta_e_at_payload_bpp: Option<f64>,
     /// The fewest bits per pixel of a swept point at least as good as the model in PSNR,
     /// SSIM and ΔE00 at once (an upper bound on what the codec needs; `None` if none is).
     /// Still meaningful when the curves do not overlap and nothing can be interpolated.
@@ -109,10 +111,14 @@ pub struct BdRates {
     pub psnr: Option<f64>,
     /// At equal SSIM, whole files.
     pub ssim: Option<f64>,
-    /// At equal SSIM, coded data alone.
-    pub ssim_payload: Option<f64>,
     /// At equal MS-SSIM, whole files (where every image has an MS-SSIM).
     pub ms_ssim: Option<f64>,
+    /// At equal PSNR, coded data alone.
+    pub psnr_payload: Option<f64>,
+    /// At equal SSIM, coded data alone.
+    pub ssim_payload: Option<f64>,
+    /// At equal MS-SSIM, coded data alone.
+    pub ms_ssim_payload: Option<f64>,
 }
 
 /// The sweep's result.
@@ -262,15 +268,18 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
         ));
     }
     let mut fronts = Vec::new();
+    // (rate, quality, name, slot in BdRates' order).
     let mut measures = vec![
-        (files, psnr_of, "PSNR"),
-        (files, ssim_of, "SSIM"),
-        (payload, ssim_of, "SSIM on payloads"),
+        (files, psnr_of, "PSNR", 0),
+        (files, ssim_of, "SSIM", 1),
+        (payload, psnr_of, "PSNR on payloads", 3),
+        (payload, ssim_of, "SSIM on payloads", 4),
     ];
     if has_ms_ssim {
-        measures.push((files, ms_ssim_of, "MS-SSIM"));
+        measures.push((files, ms_ssim_of, "MS-SSIM", 2));
+        measures.push((payload, ms_ssim_of, "MS-SSIM on payloads", 5));
     }
-    for (rate, quality, what) in measures {
+    for (rate, quality, what, slot) in measures {
         let (front, dropped) = pareto_front(&points, rate, quality);
         if !dropped.is_empty() {
             notes.push(format!(
@@ -279,14 +288,14 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
                 dropped.join(", ")
             ));
         }
-        fronts.push((rate, quality, what, front));
+        fronts.push((rate, quality, what, slot, front));
     }
     let mut bd = Vec::new();
     for c in &classic {
-        let mut vals = [None; 4];
-        for (v, (rate, quality, what, front)) in vals.iter_mut().zip(&fronts) {
-            // A codec's own curve can bend back (cjxl's lowest qualities switch to
-            // downsampling): its points beaten by another of its points are left out.
+        let mut vals = [None; 6];
+        for (rate, quality, what, slot, front) in &fronts {
+            // A codec's own curve can bend back (on small crops cjxl's q5 beats its q10 and
+            // q15): its points beaten by another of its points are left out.
             let (anchor, dropped) = pareto_front(&c.points, *rate, *quality);
             if !dropped.is_empty() {
                 notes.push(format!(
@@ -297,7 +306,7 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
                 ));
             }
             match bd_rate(&anchor, front) {
-                Ok(x) => *v = Some(x),
+                Ok(x) => vals[*slot] = Some(x),
                 Err(e) => notes.push(format!(
                     "{what} vs {}: BD-rate not computed: {e}",
                     c.codec.label()
@@ -308,8 +317,10 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
             codec: c.codec,
             psnr: vals[0],
             ssim: vals[1],
-            ssim_payload: vals[2],
-            ms_ssim: vals[3],
+            ms_ssim: vals[2],
+            psnr_payload: vals[3],
+            ssim_payload: vals[4],
+            ms_ssim_payload: vals[5],
         });
     }
     let bd_note = (!notes.is_empty()).then(|| notes.join("; "));
@@ -328,8 +339,11 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
 fn read_at(curve: &Curve, m: &ModelScores) -> Against {
     let front = |rate: Metric, quality: Metric| pareto_front(&curve.points, rate, quality).0;
     let (files, payload): (Metric, Metric) = (|p| p.scores.bpp, |p| p.scores.payload_bpp);
-    let de = front(files, |p| -p.scores.colour.delta_e);
-    let de: Vec<(f64, f64)> = de.into_iter().map(|(r, q)| (r, -q)).collect();
+    // ΔE00 falls as quality rises: the front of its negation, turned back.
+    let de_front = |rate: Metric| -> Vec<(f64, f64)> {
+        let f = front(rate, |p| -p.scores.colour.delta_e);
+        f.into_iter().map(|(r, q)| (r, -q)).collect()
+    };
     let no_worse = curve
         .points
         .iter()
@@ -349,7 +363,8 @@ fn read_at(curve: &Curve, m: &ModelScores) -> Against {
             let pts = front(files, |p| p.scores.ms_ssim.unwrap_or(f64::NAN));
             rate_at(&pts, q)
         }),
-        delta_e_at_bpp: quality_at(&de, m.bpp),
+        delta_e_at_bpp: quality_at(&de_front(files), m.bpp),
+        delta_e_at_payload_bpp: quality_at(&de_front(payload), m.payload_bpp),
         bpp_no_worse: no_worse,
     }
 }
@@ -467,7 +482,7 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
         let _ = write!(
             csv,
             ",{n}_bpp_at_ssim,{n}_payload_bpp_at_ssim,{n}_bpp_at_psnr,{n}_bpp_at_ms_ssim,\
-             {n}_delta_e_at_bpp,{n}_bpp_no_worse"
+             {n}_delta_e_at_bpp,{n}_delta_e_at_payload_bpp,{n}_bpp_no_worse"
         );
     }
     csv.push('\n');
@@ -497,16 +512,17 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
                 Some(a) => {
                     let _ = write!(
                         csv,
-                        ",{},{},{},{},{},{}",
+                        ",{},{},{},{},{},{},{}",
                         opt(a.bpp_at_ssim),
                         opt(a.payload_bpp_at_ssim),
                         opt(a.bpp_at_psnr),
                         opt(a.bpp_at_ms_ssim),
                         opt(a.delta_e_at_bpp),
+                        opt(a.delta_e_at_payload_bpp),
                         opt(a.bpp_no_worse)
                     );
                 }
-                None => csv.push_str(",,,,,,"),
+                None => csv.push_str(",,,,,,,"),
             }
         }
         csv.push('\n');
@@ -590,8 +606,10 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
         for (what, v) in [
             ("psnr", b.psnr),
             ("ssim", b.ssim),
-            ("ssim_payload", b.ssim_payload),
             ("ms_ssim", b.ms_ssim),
+            ("psnr_payload", b.psnr_payload),
+            ("ssim_payload", b.ssim_payload),
+            ("ms_ssim_payload", b.ms_ssim_payload),
         ] {
             if let Some(v) = v {
                 board.scalar(&format!("rd/bd_rate_{what}_vs_{}", b.codec), v, 0);
@@ -632,18 +650,20 @@ pub fn report(r: &RdResult) -> String {
         m,
         "## BD-rate of niclab\n\nBjøntegaard delta rate (PCHIP interpolation of log-rate \
          over the quality range both cover; negative = niclab needs fewer bits for the same \
-         quality).\n\n| against | PSNR (files) | SSIM (files) | SSIM (payloads) | MS-SSIM \
-         (files) |\n|---|---:|---:|---:|---:|"
+         quality), whole files / coded data alone.\n\n| against | PSNR | SSIM | MS-SSIM \
+         |\n|---|---:|---:|---:|"
     );
     for b in &r.bd {
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} / {} | {} / {} | {} / {} |",
             b.codec.label(),
             pct(b.psnr),
+            pct(b.psnr_payload),
             pct(b.ssim),
             pct(b.ssim_payload),
-            pct(b.ms_ssim)
+            pct(b.ms_ssim),
+            pct(b.ms_ssim_payload)
         );
     }
     if let Some(note) = &r.bd_note {
@@ -677,22 +697,24 @@ pub fn report(r: &RdResult) -> String {
         m,
         "\n## The classical codecs at niclab's points\n\nEach codec's curve read at each \
          model's point (interpolated over log-rate): the bits it needs for the model's \
-         SSIM, PSNR and MS-SSIM (and its ratio to the model's), and its ΔE00 at the model's bits; \
+         SSIM, PSNR and MS-SSIM (and its ratio to the model's), and its ΔE00 at the model's \
+         bits (whole files / coded data alone); \
          \"-\": outside the codec's swept range. \"No worse at\": the fewest bits of a swept \
          setting that is at least as good as the model in PSNR, SSIM and ΔE00 at once (an \
          upper bound on the codec's need, defined even where the curves do not \
          overlap).\n\n| model | codec | bpp at this SSIM (files / payload) | its bits / \
          niclab's (files / payload) | bpp at this PSNR | bpp at this MS-SSIM | ΔE00 at this \
-         bpp (niclab's) | no worse at (bpp, its bits / niclab's) |\n\
+         bpp, files / payload (niclab's) | no worse at (bpp, its bits / niclab's) |\n\
          |---|---|---:|---:|---:|---:|---:|---:|"
     );
     let f4 = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    let f2 = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     let x2 = |v: Option<f64>, base: f64| v.map_or("-".to_string(), |v| format!("{:.2}x", v / base));
     for p in &r.models {
         for a in &p.against {
             let _ = writeln!(
                 m,
-                "| {} | {} | {} / {} | {} / {} | {} | {} | {} ({:.2}) | {} ({}) |",
+                "| {} | {} | {} / {} | {} / {} | {} | {} | {} / {} ({:.2}) | {} ({}) |",
                 p.setting,
                 a.codec.label(),
                 f4(a.bpp_at_ssim),
@@ -701,7 +723,8 @@ pub fn report(r: &RdResult) -> String {
                 x2(a.payload_bpp_at_ssim, p.scores.payload_bpp),
                 f4(a.bpp_at_psnr),
                 f4(a.bpp_at_ms_ssim),
-                a.delta_e_at_bpp.map_or("-".into(), |v| format!("{v:.2}")),
+                f2(a.delta_e_at_bpp),
+                f2(a.delta_e_at_payload_bpp),
                 p.scores.colour.delta_e,
                 f4(a.bpp_no_worse),
                 x2(a.bpp_no_worse, p.scores.bpp)
