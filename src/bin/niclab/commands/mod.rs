@@ -1,0 +1,74 @@
+//! One module per subcommand (as cargo's `src/bin/cargo/commands/`): each has its `Args`
+//! (or `Command` for a group) and a `run`; what several share lives here.
+
+pub mod compress;
+pub mod config;
+pub mod data;
+pub mod decompress;
+pub mod eval;
+pub mod metrics;
+pub mod models;
+pub mod rd;
+pub mod study;
+pub mod train;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use niclab::codec::files::Session;
+use niclab::config::{Backend, DeviceSpec};
+
+/// Exit status after Ctrl-C (a checkpoint was saved).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Where a model runs and where its runs are (shared by compress and decompress).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Images per batch for folders [default: the experiment's eval.batch_size].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Backend: flex or libtorch [default: the one it was trained with].
+    #[arg(long)]
+    pub backend: Option<Backend>,
+    /// Device: cpu or cuda:N [default: the one it was trained with].
+    #[arg(long)]
+    pub device: Option<DeviceSpec>,
+    /// Folder of run folders (checkpoints).
+    #[arg(long, default_value = "checkpoints")]
+    pub checkpoints: PathBuf,
+}
+
+impl RunArgs {
+    /// The model `model` loaded as these arguments say.
+    pub fn session(&self, model: &Path) -> Result<Session> {
+        let mut s = Session::open(model, &self.checkpoints, self.backend, self.device)?;
+        if let Some(b) = self.batch_size {
+            s.batch_size = b.max(1);
+        }
+        Ok(s)
+    }
+}
+
+/// A flag set by Ctrl-C: work stops at the next step and saves a checkpoint; a second
+/// Ctrl-C exits at once.
+pub fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to abort)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(interrupt)
+}
+
+/// `24.0 MP in 80.1 s (0.30 MP/s)`: pixels coded and the time it took, file I/O included.
+pub fn speed(pixels: u64, took: std::time::Duration) -> String {
+    let (mp, s) = (pixels as f64 / 1e6, took.as_secs_f64());
+    format!("{mp:.2} MP in {s:.2} s ({:.2} MP/s)", mp / s.max(1e-9))
+}
