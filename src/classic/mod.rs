@@ -147,9 +147,10 @@ impl Codec {
 
     /// The setting a level stands for, as the tool spells it: `q75`, or `qp24` for AVIF.
     pub fn setting(self, level: Level) -> String {
+        let n = self.setting_number(level);
         match self {
-            Self::Avif => format!("qp{}", 63 - level.0),
-            _ => format!("q{}", level.0),
+            Self::Avif => format!("qp{n}"),
+            _ => format!("q{n}"),
         }
     }
 
@@ -202,12 +203,6 @@ impl fmt::Display for Level {
     }
 }
 
-impl From<Quality> for Level {
-    fn from(q: Quality) -> Self {
-        Level(q.get())
-    }
-}
-
 /// One thread's encoder and decoder for a codec (libjpeg-turbo handles and tool folders are
 /// not shared between threads).
 pub struct Encoder {
@@ -227,19 +222,14 @@ impl Encoder {
         Ok(Self { codec, jpeg, work })
     }
 
-    /// The codec.
-    pub fn codec(&self) -> Codec {
-        self.codec
-    }
-
     /// The file of `img` at `level`.
     pub fn encode(&mut self, img: &RgbImage, level: Level) -> Result<Vec<u8>> {
-        let l = level.0;
+        let n = self.codec.setting_number(level);
         match (self.codec, &mut self.jpeg, &self.work) {
-            (Codec::Jpeg, Some(j), _) => j.encode(img, Quality::new(u32::from(l))?),
-            (Codec::Webp, ..) => webp::encode(img, l),
-            (Codec::Avif, _, Some(w)) => w.avif_encode(img, 63u8.saturating_sub(l)),
-            (Codec::Jxl, _, Some(w)) => w.jxl_encode(img, l),
+            (Codec::Jpeg, Some(j), _) => j.encode(img, Quality::new(u32::from(n))?),
+            (Codec::Webp, ..) => webp::encode(img, n),
+            (Codec::Avif, _, Some(w)) => w.avif_encode(img, n),
+            (Codec::Jxl, _, Some(w)) => w.jxl_encode(img, n),
             _ => unreachable!("Encoder::new sets up every codec's state"),
         }
     }

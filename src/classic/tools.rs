@@ -105,16 +105,21 @@ impl Workdir {
         self.dir.path().join(name)
     }
 
-    /// Encodes `img` with `tool` and `args` (input and output file names appended as the
-    /// tool wants them) and returns the file.
+    /// Runs `tool` with `args`, then the input and output file names (as both tools take
+    /// them).
+    fn run(tool: Tool, args: &[&str], input: &Path, output: &Path) -> Result<()> {
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.push(input.as_os_str());
+        all.push(output.as_os_str());
+        tool.run(&all)
+    }
+
+    /// Encodes `img` with `tool` and `args` and returns the file.
     fn encode(&self, img: &RgbImage, tool: Tool, args: &[&str], ext: &str) -> Result<Vec<u8>> {
         let input = self.path("in.png");
         write_png(img, &input)?;
         let output = self.path(&format!("out.{ext}"));
-        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        all.push(input.as_os_str());
-        all.push(output.as_os_str());
-        tool.run(&all)?;
+        Self::run(tool, args, &input, &output)?;
         std::fs::read(&output).with_context(|| format!("`{}` wrote no file", tool.program))
     }
 
@@ -124,10 +129,7 @@ impl Workdir {
         std::fs::write(&input, file)
             .with_context(|| format!("cannot write {}", input.display()))?;
         let output = self.path("out.png");
-        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        all.push(input.as_os_str());
-        all.push(output.as_os_str());
-        tool.run(&all)?;
+        Self::run(tool, args, &input, &output)?;
         let img = image::open(&output)
             .with_context(|| format!("cannot read what `{}` decoded", tool.program))?;
         Ok(img.to_rgb8())

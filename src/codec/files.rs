@@ -265,38 +265,37 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         let (h, _) = super::nic::parse(&bytes).with_context(|| format!("{}", src.display()))?;
         loaded.push((src.clone(), dst.clone(), bytes, (h.width, h.height)));
     }
+    let mut emit = |dst: &Path, bytes: &[u8], img: &RgbImage| -> Result<()> {
+        let png = png_bytes(img)?;
+        write_file(dst, &png)?;
+        totals.files += 1;
+        totals.bytes_in += bytes.len() as u64;
+        totals.bytes_out += png.len() as u64;
+        totals.pixels += u64::from(img.width()) * u64::from(img.height());
+        Ok(())
+    };
     for chunk in batches(&loaded, s.batch_size, |(_, _, _, size)| *size) {
-        let files: Vec<&[u8]> = chunk.iter().map(|(_, _, b, _)| b.as_slice()).collect();
         let (w, h) = chunk[0].3;
-        totals.pixels += chunk.len() as u64 * u64::from(w) * u64::from(h);
         if is_tiled(w, h, s.coder.scale) {
+            // One large image in memory at a time.
             for (src, dst, bytes, _) in chunk {
                 let img = decompress_tiled(&s.model, &s.coder, bytes, &s.tiling, &s.device)
                     .with_context(|| format!("{}", src.display()))?;
-                let png = png_bytes(&img)?;
-                drop(img);
-                write_file(dst, &png)?;
-                totals.files += 1;
-                totals.bytes_in += bytes.len() as u64;
-                totals.bytes_out += png.len() as u64;
+                emit(dst, bytes, &img)?;
             }
-            bar.inc(chunk.len() as u64);
-            continue;
-        }
-        let images =
-            decompress_batch(&s.model, &s.coder, &files, &s.device).with_context(|| {
-                let names: Vec<String> = chunk
-                    .iter()
-                    .map(|(p, ..)| p.display().to_string())
-                    .collect();
-                names.join(", ")
-            })?;
-        for ((_, dst, bytes, _), img) in chunk.iter().zip(images) {
-            let png = png_bytes(&img)?;
-            write_file(dst, &png)?;
-            totals.files += 1;
-            totals.bytes_in += bytes.len() as u64;
-            totals.bytes_out += png.len() as u64;
+        } else {
+            let files: Vec<&[u8]> = chunk.iter().map(|(_, _, b, _)| b.as_slice()).collect();
+            let images =
+                decompress_batch(&s.model, &s.coder, &files, &s.device).with_context(|| {
+                    let names: Vec<String> = chunk
+                        .iter()
+                        .map(|(p, ..)| p.display().to_string())
+                        .collect();
+                    names.join(", ")
+                })?;
+            for ((_, dst, bytes, _), img) in chunk.iter().zip(images) {
+                emit(dst, bytes, &img)?;
+            }
         }
         bar.inc(chunk.len() as u64);
     }

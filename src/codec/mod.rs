@@ -41,11 +41,13 @@ pub fn padded(w: u32, h: u32, scale: usize) -> (u32, u32) {
 pub fn crop_image(y: &[f32], i: usize, (pw, ph): (u32, u32), (w, h): (u32, u32)) -> RgbImage {
     let plane = (pw * ph) as usize;
     let img = &y[i * 3 * plane..(i + 1) * 3 * plane];
-    RgbImage::from_fn(w, h, |px, py| {
-        let j = (py * pw + px) as usize;
-        let v = |c: usize| (img[c * plane + j].clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([v(0), v(1), v(2)])
-    })
+    RgbImage::from_fn(w, h, |px, py| rgb_at(img, plane, (py * pw + px) as usize))
+}
+
+/// Pixel `j` of one planar decoded image (`[3, plane]` values in [0, 1]), rounded to 8 bits.
+pub fn rgb_at(img: &[f32], plane: usize, j: usize) -> image::Rgb<u8> {
+    let v = |c: usize| (img[c * plane + j].clamp(0.0, 1.0) * 255.0).round() as u8;
+    image::Rgb([v(0), v(1), v(2)])
 }
 
 /// A tensor's values as `f32`.

@@ -11,7 +11,7 @@ use anyhow::{Result, ensure};
 use burn::prelude::*;
 use image::RgbImage;
 
-use super::to_vec;
+use super::{rgb_at, to_vec};
 use crate::cpu_encoder::ImageEncoder;
 use crate::model::Autoencoder;
 
@@ -155,8 +155,7 @@ pub fn decode(
                 let ty = py as usize - ry.0 * s;
                 for px in x0..x1 {
                     let j = ty * pw + (px as usize - rx.0 * s);
-                    let v = |ch: usize| (y[ch * plane + j].clamp(0.0, 1.0) * 255.0).round() as u8;
-                    img.put_pixel(px, py, image::Rgb([v(0), v(1), v(2)]));
+                    img.put_pixel(px, py, rgb_at(&y, plane, j));
                 }
             }
         }

@@ -11,9 +11,7 @@ use indicatif::ProgressBar;
 use super::parallel::par_map;
 use super::{Scored, mean_of};
 use crate::classic::{Codec, Encoder, Level};
-use crate::metrics::colour::colour;
-use crate::metrics::msssim::{has_ms_ssim, ms_ssim};
-use crate::metrics::{psnr, ssim};
+use crate::metrics::{compare, psnr, ssim};
 
 /// Every image at one level of one codec.
 pub struct Pass {
@@ -62,15 +60,19 @@ pub fn pass(
             let decoded = enc.decode(&file)?;
             let seconds = t.elapsed().as_secs_f64();
             let t = Instant::now();
+            let (psnr, ssim, colour, ms_ssim) = if with_colour {
+                let q = compare(o, &decoded, None)?;
+                (q.psnr, q.ssim, Some(q.colour), q.ms_ssim)
+            } else {
+                (psnr(o, &decoded)?, ssim(o, &decoded)?, None, None)
+            };
             let score = Scored {
                 bytes: file.len(),
-                psnr: psnr(o, &decoded)?,
-                ssim: ssim(o, &decoded)?,
+                psnr,
+                ssim,
                 seconds,
-                colour: with_colour.then(|| colour(o, &decoded)).transpose()?,
-                ms_ssim: (with_colour && has_ms_ssim(o.width(), o.height()))
-                    .then(|| ms_ssim(o, &decoded))
-                    .transpose()?,
+                colour,
+                ms_ssim,
             };
             let metrics = t.elapsed().as_secs_f64();
             bar.inc(1);

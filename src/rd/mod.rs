@@ -26,8 +26,8 @@ use crate::eval::baseline::pass;
 use crate::eval::parallel::par_map;
 use crate::eval::plots::{AE_COLOUR, CODEC_COLOURS, Series, xy_plot};
 use crate::eval::{bar, load_images};
-use crate::metrics::msssim::{MS_SSIM_MIN_SIDE, has_ms_ssim, ms_ssim};
-use crate::metrics::{Colour, colour, psnr, ssim};
+use crate::metrics::msssim::MS_SSIM_MIN_SIDE;
+use crate::metrics::{Colour, compare};
 use crate::train::checkpoint::write_atomic;
 use bjontegaard::{bd_rate, quality_at, rate_at};
 
@@ -136,13 +136,6 @@ pub struct RdResult {
     pub bd: Vec<BdRates>,
     /// Models left out of a BD-rate curve, and why a BD-rate is missing, if one is.
     pub bd_note: Option<String>,
-}
-
-impl RdResult {
-    /// The BD-rates against `codec`, if it was swept.
-    pub fn bd_against(&self, codec: Codec) -> Option<&BdRates> {
-        self.bd.iter().find(|b| b.codec == codec)
-    }
 }
 
 /// A point's rate or quality.
@@ -411,15 +404,14 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
         || Ok(()),
         |_, _, &i| {
             let (r, o) = (&recon[i], &originals[i]);
+            let q = compare(o, &r.image, None)?;
             Ok(ModelScores {
                 bpp: bpp(r.stored.len(), o),
                 payload_bpp: bpp(r.stored.len().saturating_sub(FRAMING), o),
-                psnr: psnr(o, &r.image)?,
-                ssim: ssim(o, &r.image)?,
-                ms_ssim: has_ms_ssim(o.width(), o.height())
-                    .then(|| ms_ssim(o, &r.image))
-                    .transpose()?,
-                colour: colour::colour(o, &r.image)?,
+                psnr: q.psnr,
+                ssim: q.ssim,
+                ms_ssim: q.ms_ssim,
+                colour: q.colour,
                 bytes: r.stored.len(),
             })
         },
