@@ -51,6 +51,36 @@ pub struct ModelConfig {
     /// Entropy model of the latent: `none` (the paper's autoencoder) or `factorized` (a
     /// learned per-channel density, trained with the `loss.rate` term).
     pub entropy: Entropy,
+    /// How the fresh weights are drawn (only a new run uses it; a resumed one loads them).
+    /// Left out when it is the default, so that the `[model]` section of models trained
+    /// before it existed, which the codec's weights digest hashes, is unchanged.
+    #[serde(skip_serializing_if = "Init::is_default")]
+    pub init: Init,
+}
+
+/// The distribution of a new model's weights. Depth decides which one trains (README,
+/// "Training deep models"): under `pytorch` or `glorot` a stack of 7 or 10 conv + ReLU pairs
+/// falls to the mean image within its first hundred steps and never leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// PyTorch's and burn's default: weights and biases U(±1/sqrt(fan_in)).
+    #[default]
+    Pytorch,
+    /// Keras's default, which the paper's TensorFlow program used: Glorot-uniform weights,
+    /// U(±sqrt(6 / (fan_in + fan_out))), zero biases.
+    Glorot,
+    /// Glorot for the layers that halve or double the size; every stride-1 layer starts as
+    /// the identity (channel to channel, plus a tenth of Glorot's noise), so a deep model
+    /// starts as the 3-pair one it extends and its extra layers learn from there. The
+    /// architecture is unchanged; only the starting point differs.
+    Identity,
+}
+
+impl Init {
+    fn is_default(&self) -> bool {
+        *self == Init::default()
+    }
 }
 
 /// The entropy model over the latent.
@@ -75,6 +105,7 @@ impl Default for ModelConfig {
             downsample: 3,
             latent_channels: 32,
             entropy: Entropy::None,
+            init: Init::Pytorch,
         }
     }
 }
@@ -770,6 +801,19 @@ mod tests {
         let e = parse("[train]\n\nlr = \"fast\"\n", &[]).unwrap_err();
         assert_eq!(e.origin, "x.toml:3:6");
         assert!(e.message.starts_with("train.lr: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn unknown_init_names_the_choices() {
+        let e = parse("[model]\npairs = 3\ninit = \"he\"\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:3:8");
+        assert!(
+            e.message.starts_with("model.init: unknown variant `he`")
+                && e.message.contains("`pytorch`, `glorot`, `identity`"),
+            "{e}"
+        );
+        let e = parse("[model]\ninit = \"identity\"\n", &[]).unwrap();
+        assert_eq!(e.model.init, Init::Identity);
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn im2col(x: &[f32], s: Nhwc, layer: &Layer) -> (Vec<f32>, Nhwc) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Entropy, ModelConfig};
+    use crate::config::{Entropy, Init, ModelConfig};
 
     fn images(w: u32, h: u32, n: u32) -> Vec<RgbImage> {
         (0..n)
@@ -237,6 +237,7 @@ mod tests {
                 downsample,
                 latent_channels: 5,
                 entropy,
+                init: Init::Pytorch,
             };
             let model = Autoencoder::new(&cfg, &device, 7);
             let imgs = images(w, h, 3);

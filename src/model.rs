@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::codec::prior::FactorizedPrior;
-use crate::config::{Entropy, ModelConfig};
+use crate::config::{Entropy, Init, ModelConfig};
 use crate::data::batches::mix_seed;
 
 /// Encoder and decoder, one `Vec` entry per conv pair, and the entropy model if any.
@@ -25,12 +25,11 @@ pub struct Autoencoder {
 }
 
 impl Autoencoder {
-    /// Builds the model with fresh weights on `device`, drawn from `seed`.
+    /// Builds the model with fresh weights on `device`, drawn from `seed` as `cfg.init` says.
     ///
-    /// The weights follow burn's default (Kaiming-uniform, bound 1/sqrt(fan_in), biases too)
-    /// but come from our own generator rather than the backend's global one: that one is shared
-    /// by every thread of the process, and differs between backends, so a run would not be
-    /// repeatable.
+    /// The weights come from our own generator rather than the backend's global one: that one
+    /// is shared by every thread of the process, and differs between backends, so a run would
+    /// not be repeatable.
     pub fn new(cfg: &ModelConfig, device: &Device, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[seed, 0x1417]));
         let k = cfg.kernel_size;
@@ -52,9 +51,15 @@ impl Autoencoder {
                     .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                     .with_initializer(Initializer::Zeros)
                     .init(device);
-                let fan_in = c_in * k * k;
-                conv.weight = uniform(&mut rng, [c_out, c_in, k, k], fan_in, device);
-                conv.bias = Some(uniform(&mut rng, [c_out], fan_in, device));
+                let fans = Fans {
+                    pytorch: c_in * k * k,
+                    glorot: (c_in + c_out) * k * k,
+                    keeps_size: stride(i) == 1,
+                };
+                let (weight, bias) =
+                    fans.draw(cfg.init, &mut rng, [c_out, c_in, k, k], c_out, device);
+                conv.weight = weight;
+                conv.bias = Some(bias);
                 conv
             })
             .collect();
@@ -72,10 +77,16 @@ impl Autoencoder {
                     .with_padding_out([s - 1; 2])
                     .with_initializer(Initializer::Zeros)
                     .init(device);
-                // burn counts a transposed conv's fan-in over its output channels.
-                let fan_in = c_out * k * k;
-                deconv.weight = uniform(&mut rng, [c_in, c_out, k, k], fan_in, device);
-                deconv.bias = Some(uniform(&mut rng, [c_out], fan_in, device));
+                let fans = Fans {
+                    // burn and PyTorch count a transposed conv's fan-in over its outputs.
+                    pytorch: c_out * k * k,
+                    glorot: (c_in + c_out) * k * k,
+                    keeps_size: s == 1,
+                };
+                let (weight, bias) =
+                    fans.draw(cfg.init, &mut rng, [c_in, c_out, k, k], c_out, device);
+                deconv.weight = weight;
+                deconv.bias = Some(bias);
                 deconv
             })
             .collect();
@@ -212,18 +223,68 @@ pub struct EncoderLayer {
     pub relu: bool,
 }
 
-/// A trainable parameter of `shape` drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-fn uniform<const D: usize>(
-    rng: &mut ChaCha8Rng,
-    shape: [usize; D],
-    fan_in: usize,
-    device: &Device,
-) -> Param<Tensor<D>> {
-    let bound = 1.0 / (fan_in as f32).sqrt();
-    let values: Vec<f32> = (0..shape.iter().product::<usize>())
-        .map(|_| rng.random_range(-bound..bound))
-        .collect();
-    Param::from_data(TensorData::new(values, shape), device)
+/// The fan sizes of one layer, as each initialiser counts them.
+struct Fans {
+    /// burn's and PyTorch's fan-in.
+    pytorch: usize,
+    /// Keras's fan-in + fan-out.
+    glorot: usize,
+    /// Stride 1: the output has the input's size, so the layer can start as the identity.
+    keeps_size: bool,
+}
+
+impl Fans {
+    /// A layer's weight of `shape` and its bias of `c_out` entries.
+    fn draw(
+        &self,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+        shape: [usize; 4],
+        c_out: usize,
+        device: &Device,
+    ) -> (Param<Tensor<4>>, Param<Tensor<1>>) {
+        let (weights, biases) = self.values(init, rng, shape, c_out);
+        (
+            Param::from_data(TensorData::new(weights, shape), device),
+            Param::from_data(TensorData::new(biases, [c_out]), device),
+        )
+    }
+
+    fn values(
+        &self,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+        shape: [usize; 4],
+        c_out: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let n: usize = shape.iter().product();
+        match init {
+            Init::Pytorch => {
+                let bound = 1.0 / (self.pytorch as f32).sqrt();
+                let mut draw = || rng.random_range(-bound..bound);
+                let w = (0..n).map(|_| draw()).collect();
+                (w, (0..c_out).map(|_| draw()).collect())
+            }
+            Init::Glorot => {
+                let bound = (6.0 / self.glorot as f32).sqrt();
+                let w = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+                (w, vec![0.0; c_out])
+            }
+            Init::Identity if self.keeps_size => {
+                // Channel a to channel a through the kernel's centre (for a conv and a
+                // transposed conv alike), plus a tenth of Glorot's noise so that no channel
+                // starts at exactly zero (a ReLU at 0 passes no gradient).
+                let bound = 0.1 * (6.0 / self.glorot as f32).sqrt();
+                let mut w: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+                let [rows, cols, k, _] = shape;
+                for a in 0..rows.min(cols) {
+                    w[((a * cols + a) * k + k / 2) * k + k / 2] += 1.0;
+                }
+                (w, vec![0.0; c_out])
+            }
+            Init::Identity => self.values(Init::Glorot, rng, shape, c_out),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +299,7 @@ mod tests {
             downsample,
             latent_channels: 5,
             entropy: Entropy::None,
+            init: Init::Pytorch,
         }
     }
 
@@ -290,6 +352,95 @@ mod tests {
         let bound = 1.0 / 27f32.sqrt();
         assert!(first.iter().all(|v| v.abs() <= bound));
         assert!(first.iter().any(|v| v.abs() > 0.9 * bound));
+    }
+
+    /// How much an untrained model's output depends on its input: the mean absolute
+    /// difference between the reconstructions of two different images.
+    fn input_dependence(pairs: usize, init: Init) -> f32 {
+        let device = Device::flex();
+        let cfg = ModelConfig {
+            pairs,
+            channels: vec![16, 32],
+            latent_channels: 8,
+            init,
+            ..ModelConfig::default()
+        };
+        let m = Autoencoder::new(&cfg, &device, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let pixels: Vec<f32> = (0..2 * 3 * 32 * 32)
+            .map(|_| rng.random_range(0.0..1.0))
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [2, 3, 32, 32]), &device);
+        let y = m.forward(x);
+        let a = y.clone().slice(0..1);
+        let b = y.slice(1..2);
+        (a - b).abs().mean().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn identity_init_keeps_the_input_through_ten_pairs() {
+        // PyTorch's and Keras's defaults shrink the signal at every layer: after 10 pairs the
+        // output is the same flat image for any input, the start the deep paper models never
+        // left. Identity-initialised extra layers pass the 3 strided pairs' signal through,
+        // so 10 pairs start as input-dependent as 3 (measured: 1e-10, 4e-8, 2.2e-4; 3.7e-4).
+        let pytorch = input_dependence(10, Init::Pytorch);
+        let glorot = input_dependence(10, Init::Glorot);
+        let identity = input_dependence(10, Init::Identity);
+        let three = input_dependence(3, Init::Glorot);
+        assert!(
+            identity > 1e5 * pytorch,
+            "pytorch {pytorch}, identity {identity}"
+        );
+        assert!(
+            identity > 1e3 * glorot,
+            "glorot {glorot}, identity {identity}"
+        );
+        assert!(
+            identity > 0.3 * three,
+            "3 pairs {three}, identity {identity}"
+        );
+        // At 3 pairs (no stride-1 layer) identity is Glorot.
+        assert_eq!(input_dependence(3, Init::Identity), three);
+    }
+
+    #[test]
+    fn identity_layers_start_as_the_identity_and_glorot_has_its_bound() {
+        let device = Device::flex();
+        let cfg = ModelConfig {
+            pairs: 3,
+            channels: vec![6],
+            downsample: 1,
+            latent_channels: 4,
+            init: Init::Identity,
+            ..ModelConfig::default()
+        };
+        let m = Autoencoder::new(&cfg, &device, 1);
+        // Encoder layer 1 (stride 1, 6 -> 6): the kernel centre of channel a to a is 1
+        // (give or take a tenth of Glorot's bound), every other tap is small.
+        let w: Vec<f32> = m.encoder[1].weight.val().into_data().try_to_vec().unwrap();
+        let bound = (6.0f32 / ((6 + 6) * 9) as f32).sqrt();
+        for (i, v) in w.iter().enumerate() {
+            let (o, c, tap) = (i / 54, (i / 9) % 6, i % 9);
+            let want = if o == c && tap == 4 { 1.0 } else { 0.0 };
+            assert!((v - want).abs() <= 0.1 * bound, "weight {i}: {v}");
+        }
+        // Layer 0 (stride 2) is Glorot-uniform with zero biases.
+        let w: Vec<f32> = m.encoder[0].weight.val().into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = m.encoder[0]
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let bound = (6.0f32 / ((3 + 6) * 9) as f32).sqrt();
+        assert!(b.iter().all(|&v| v == 0.0));
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        assert!(w.iter().any(|v| v.abs() > 0.9 * bound));
+        // The latent layer (stride 1, 6 -> 4) keeps the first 4 channels.
+        let w: Vec<f32> = m.encoder[2].weight.val().into_data().try_to_vec().unwrap();
+        assert!(w.iter().filter(|v| **v > 0.9).count() == 4);
     }
 
     #[test]

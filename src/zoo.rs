@@ -14,14 +14,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use burn::prelude::Device;
+use image::RgbImage;
+
 use crate::codec::files::Session;
 use crate::codec::finalize::tables_path;
-use crate::config::{Backend, DeviceSpec, parse_located};
+use crate::config::{Backend, DeviceSpec, Entropy, Experiment, parse_located};
 use crate::digest::sha256_hex;
 use crate::eval::load_images;
 use crate::eval::source::ModelSource;
+use crate::model::Autoencoder;
 use crate::rd::{ModelScores, score_model};
 use crate::train::checkpoint::{Checkpoint, write_atomic};
+use crate::train::model_from_checkpoint;
 
 /// The list of shipped models, inside the zoo folder.
 pub const ZOO_FILE: &str = "zoo.toml";
@@ -74,6 +79,9 @@ pub struct Trained {
     pub step: u64,
     /// Backend it was trained on.
     pub backend: String,
+    /// Training wall seconds, from the run's `metrics.csv` (validation included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// A model's means over one image set.
@@ -100,10 +108,12 @@ pub struct Entry {
     pub description: String,
     /// SHA-256 of `model.ckpt`.
     pub sha256: String,
-    /// SHA-256 of `model.tables.json`.
-    pub tables_sha256: String,
-    /// The fingerprint its `.nic` files carry (16 hex digits).
-    pub fingerprint: String,
+    /// SHA-256 of `model.tables.json` (codecs only: a paper model has no tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_sha256: Option<String>,
+    /// The fingerprint its `.nic` files carry (16 hex digits; codecs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// Bytes of `model.ckpt`.
     pub bytes: u64,
     /// How it was trained.
@@ -169,7 +179,9 @@ impl Zoo {
 
     /// The entry whose files carry `fingerprint`.
     pub fn by_fingerprint(&self, fingerprint: &str) -> Option<&Entry> {
-        self.models.iter().find(|m| m.fingerprint == fingerprint)
+        self.models
+            .iter()
+            .find(|m| m.fingerprint.as_deref() == Some(fingerprint))
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
@@ -193,10 +205,11 @@ impl Entry {
     /// to restore it.
     pub fn verify(&self, dir: &Path) -> Result<()> {
         let ckpt = self.checkpoint(dir);
-        for (file, want) in [
-            (ckpt.clone(), &self.sha256),
-            (tables_path(&ckpt), &self.tables_sha256),
-        ] {
+        let mut files = vec![(ckpt.clone(), &self.sha256)];
+        if let Some(tables) = &self.tables_sha256 {
+            files.push((tables_path(&ckpt), tables));
+        }
+        for (file, want) in files {
             let bytes = fs::read(&file).with_context(|| {
                 format!(
                     "shipped model {}: cannot read {} (restore it with `git checkout -- {}`)",
@@ -206,7 +219,7 @@ impl Entry {
                 )
             })?;
             let got = sha256_hex(&bytes);
-            if &got != want {
+            if got != *want {
                 bail!(
                     "shipped model {}: {} has SHA-256 {got}, {} lists {want}: the file is \
                      damaged or was replaced (restore it with `git checkout -- {}`)",
@@ -248,8 +261,8 @@ pub struct AddOptions {
     pub dir: PathBuf,
     /// Name in the zoo; `None`: the run's experiment name.
     pub name: Option<String>,
-    /// Codec or paper model.
-    pub kind: Kind,
+    /// Codec or paper model; `None`: from the model (a codec has an entropy model).
+    pub kind: Option<Kind>,
     /// One line.
     pub description: String,
     /// The command that trained it.
@@ -258,23 +271,127 @@ pub struct AddOptions {
     pub commit: String,
     /// The test set the figures are measured on.
     pub images: PathBuf,
-    /// Make it the default model.
+    /// Make it the default model (codecs only).
     pub default: bool,
     /// Folder of run folders, to resolve the run.
     pub checkpoints: PathBuf,
 }
 
+/// The kind a trained model is: a codec has an entropy model, a paper model has none.
+fn kind_of(source: &ModelSource) -> Kind {
+    match source.experiment().model.entropy {
+        Entropy::None => Kind::Paper,
+        _ => Kind::Codec,
+    }
+}
+
+/// A model loaded for scoring: a codec with its tables (real `.nic` files), or a paper model
+/// (float32 latents).
+pub enum Scorer {
+    /// A learned codec.
+    Codec(Session),
+    /// One of the paper's plain autoencoders.
+    Paper {
+        /// The model.
+        model: Autoencoder,
+        /// Where it runs.
+        device: Device,
+        /// Images per batch.
+        batch_size: usize,
+        /// Padding multiple of its input.
+        scale: usize,
+    },
+}
+
+impl Scorer {
+    /// Loads `source` on the backend and device its experiment names.
+    pub fn open(source: ModelSource) -> Result<Self> {
+        if kind_of(&source) == Kind::Codec {
+            return Ok(Self::Codec(Session::from_source(source, None, None)?));
+        }
+        let exp = source.experiment();
+        let device = crate::backend::device(exp.train.backend, exp.train.device)?;
+        let model = model_from_checkpoint(&source.checkpoint, &source.path, &device)?;
+        Ok(Self::Paper {
+            batch_size: exp.eval.batch_size,
+            scale: exp.model.scale(),
+            model,
+            device,
+        })
+    }
+
+    /// The fingerprint a codec's files carry.
+    pub fn fingerprint(&self) -> Option<String> {
+        match self {
+            Self::Codec(s) => Some(s.coder.fingerprint_hex()),
+            Self::Paper { .. } => None,
+        }
+    }
+
+    /// Means over `images` (a progress bar named `name`).
+    pub fn score(&self, name: &str, images: &[RgbImage]) -> Result<ModelScores> {
+        match self {
+            Self::Codec(s) => score_model(s, name, images),
+            Self::Paper {
+                model,
+                device,
+                batch_size,
+                scale,
+            } => crate::rd::score(model, None, *batch_size, *scale, device, name, images),
+        }
+    }
+}
+
+/// Training wall seconds of the run in `run_dir`, added up from its `metrics.csv` (each row's
+/// steps times the batch over its images per second); `None` without a readable file.
+pub fn training_seconds(run_dir: &Path, batch_size: usize) -> Option<f64> {
+    let text = fs::read_to_string(run_dir.join("metrics.csv")).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let step_col = header.iter().position(|h| *h == "step")?;
+    let ips_col = header.iter().position(|h| *h == "images_per_sec")?;
+    let (mut total, mut last) = (0.0, 0u64);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let step: u64 = cells.get(step_col)?.parse().ok()?;
+        let ips: f64 = cells.get(ips_col)?.parse().ok()?;
+        if ips > 0.0 && step > last {
+            total += (step - last) as f64 * batch_size as f64 / ips;
+        }
+        last = step;
+    }
+    (total > 0.0).then_some(total)
+}
+
 /// Adds (or replaces) a trained run in the zoo: its checkpoint without optimiser state, set
-/// to run on flex (built into every binary), its tables, its experiment, and its figures
-/// measured on flex.
+/// to run on flex (built into every binary), a codec's tables, its experiment, and its
+/// figures measured on flex.
 pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     let source = ModelSource::resolve(run, &opts.checkpoints)?;
+    let kind = kind_of(&source);
+    if let Some(asked) = opts.kind
+        && asked != kind
+    {
+        bail!(
+            "{}: --kind {asked}, but the model is a {kind} model (a codec has an entropy \
+             model, a paper model has none: model.entropy = {:?})",
+            source.path.display(),
+            source.experiment().model.entropy
+        );
+    }
+    if opts.default && kind != Kind::Codec {
+        bail!("--default: only a codec can be niclab compress's default model");
+    }
     let name = opts
         .name
         .clone()
         .unwrap_or_else(|| source.experiment().name().to_string());
     let mut meta = source.checkpoint.meta.clone();
     let trained_backend = meta.experiment.train.backend.to_string();
+    let seconds = source
+        .path
+        .parent()
+        .and_then(|d| training_seconds(d, meta.experiment.train.batch_size));
     meta.experiment.train.backend = Backend::Flex;
     meta.experiment.train.device = DeviceSpec::Cpu;
     let folder = opts.dir.join(&name);
@@ -288,7 +405,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     shipped.save(&ckpt)?;
     // The run's own tables when it has them, so the zoo model writes the run's files.
     let run_tables = tables_path(&source.path);
-    if run_tables.is_file() {
+    if kind == Kind::Codec && run_tables.is_file() {
         fs::copy(&run_tables, tables_path(&ckpt))
             .with_context(|| format!("cannot copy {}", run_tables.display()))?;
     }
@@ -297,33 +414,34 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     write_atomic(&folder.join("experiment.toml"), exp_text.as_bytes())?;
 
     let step = shipped.meta.step;
-    let session = Session::from_source(
-        ModelSource {
-            path: ckpt.clone(),
-            checkpoint: shipped,
-        },
-        None,
-        None,
-    )?;
+    let scorer = Scorer::open(ModelSource {
+        path: ckpt.clone(),
+        checkpoint: shipped,
+    })?;
     let (names, originals) = load_images(&opts.images)?;
-    let test = score_model(&session, &name, &originals)?;
+    let test = scorer.score(&name, &originals)?;
     // Scored on its own, as the test that reproduces it does (batches of the sample only).
     let sample_images: Vec<_> = originals.into_iter().step_by(SAMPLE_EVERY).collect();
-    let sample = score_model(&session, &name, &sample_images)?;
+    let sample = scorer.score(&name, &sample_images)?;
     let images = opts.images.display().to_string();
+    let tables_sha256 = match kind {
+        Kind::Codec => Some(sha256_hex(&fs::read(tables_path(&ckpt))?)),
+        Kind::Paper => None,
+    };
     let entry = Entry {
         name,
-        kind: opts.kind,
+        kind,
         description: opts.description.clone(),
         sha256: sha256_hex(&fs::read(&ckpt)?),
-        tables_sha256: sha256_hex(&fs::read(tables_path(&ckpt))?),
-        fingerprint: session.coder.fingerprint_hex(),
+        tables_sha256,
+        fingerprint: scorer.fingerprint(),
         bytes: fs::metadata(&ckpt)?.len(),
         trained: Trained {
             commit: opts.commit.clone(),
             command: opts.command.clone(),
             step,
             backend: trained_backend,
+            seconds,
         },
         test: Figures {
             images: images.clone(),
@@ -344,11 +462,33 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
             .partial_cmp(&(b.kind as u8, b.test.scores.bpp))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    if opts.default || zoo.default.is_none() {
+    if opts.default || (zoo.default.is_none() && kind == Kind::Codec) {
         zoo.default = Some(entry.name.clone());
     }
     zoo.save(&opts.dir)?;
     Ok(entry)
+}
+
+/// The shipped model trained with exactly `exp` (the backend and device it ran on aside), if
+/// any: a study finds its members there before it trains them.
+pub fn trained_with(exp: &Experiment) -> Result<Option<(PathBuf, Entry)>> {
+    let dir = default_dir();
+    let zoo = Zoo::load(&dir)?;
+    let mut want = exp.clone();
+    want.train.backend = Backend::Flex;
+    want.train.device = DeviceSpec::Cpu;
+    for e in &zoo.models {
+        let ckpt = e.checkpoint(&dir);
+        let Ok(text) = fs::read_to_string(dir.join(&e.name).join("experiment.toml")) else {
+            continue;
+        };
+        // A damaged experiment file is the same as another experiment: not this one.
+        if toml::from_str::<Experiment>(&text).is_ok_and(|shipped| shipped == want) {
+            e.verify(&dir)?;
+            return Ok(Some((ckpt, e.clone())));
+        }
+    }
+    Ok(None)
 }
 
 /// The table `niclab models` prints.
@@ -376,12 +516,13 @@ pub fn listing(zoo: &Zoo, dir: &Path) -> String {
             s.ssim,
             s.colour.delta_e,
             m.bytes as f64 / 1e6,
-            m.fingerprint
+            m.fingerprint.as_deref().unwrap_or("-")
         ));
     }
     let first = &zoo.models[0].test;
     out.push_str(&format!(
-        "figures: means over the {} images of {} (.nic files counted); models in {}\n",
+        "figures: means over the {} images of {} (codecs: .nic files counted; paper models: \
+         float32 latents, as the paper stored them); models in {}\n",
         first.count,
         first.images,
         dir.display()

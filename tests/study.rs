@@ -196,6 +196,7 @@ fn a_folder_of_experiments_is_a_study_in_depth_order() {
 fn the_shipped_studies_hold_the_four_paper_depths() {
     for (file, steps, crop, vgg) in [
         ("experiments/depth-study-quick.toml", 1500, 64, 0.0),
+        ("experiments/depth-study-cpu.toml", 6000, 64, 0.0),
         ("experiments/depth-study.toml", 20000, 128, 0.1),
     ] {
         let study = niclab::study::Study::load(Path::new(file), &[]).unwrap();
@@ -205,13 +206,40 @@ fn the_shipped_studies_hold_the_four_paper_depths() {
             assert_eq!(e.train.steps, Some(steps), "{file}");
             assert_eq!(e.data.crop_size, crop, "{file}");
             assert_eq!(e.loss.perceptual, vgg, "{file}");
-            // Only the depth differs between a study's models.
+            // Only the depth and the latent differ between a study's models.
             let base = &study.experiments[0].model;
             assert_eq!(
-                (&e.model.channels, e.model.latent_channels),
-                (&base.channels, 32)
+                (
+                    &e.model.channels,
+                    e.model.kernel_size,
+                    e.model.downsample,
+                    e.model.init
+                ),
+                (&base.channels, 3, 3, niclab::config::Init::Identity)
             );
+            // The latent is the whole number of 16x16 channels whose float32 ratio is
+            // nearest the paper's, within 0.01 of it.
+            let paper = niclab::study::paper::rows().unwrap();
+            let row = paper.iter().find(|r| r.pairs == e.model.pairs).unwrap();
+            let ratio = |c: usize| 49152.0 / (c * 16 * 16 * 4) as f64;
+            let c = e.model.latent_channels;
+            assert!(
+                (ratio(c) - row.ae_ratio).abs() <= 0.01 + 1e-9,
+                "{file}: {c} channels"
+            );
+            for other in [c - 1, c + 1] {
+                assert!(
+                    (ratio(other) - row.ae_ratio).abs() > (ratio(c) - row.ae_ratio).abs(),
+                    "{file}: {other} channels would be nearer"
+                );
+            }
         }
+        let latents: Vec<usize> = study
+            .experiments
+            .iter()
+            .map(|e| e.model.latent_channels)
+            .collect();
+        assert_eq!(latents, [43, 41, 35, 32], "{file}");
         assert_eq!(study.eval.images, Path::new("datasets/test-1000"));
     }
 }

@@ -9,9 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use niclab::codec::files::Session;
-use niclab::rd::score_model;
-use niclab::zoo::{SAMPLE_EVERY, Zoo};
+use niclab::eval::source::ModelSource;
+use niclab::zoo::{Kind, SAMPLE_EVERY, Scorer, Zoo};
 
 fn niclab(args: &[&str], cwd: &Path, zoo: &Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_niclab"))
@@ -262,9 +261,11 @@ fn shipped_models_reproduce_their_figures() {
     let sample: Vec<_> = images.into_iter().step_by(SAMPLE_EVERY).collect();
     for e in &zoo.models {
         e.verify(&dir).unwrap();
-        let s = Session::open(&e.checkpoint(&dir), Path::new("checkpoints"), None, None).unwrap();
-        assert_eq!(s.coder.fingerprint_hex(), e.fingerprint, "{}", e.name);
-        let got = score_model(&s, &e.name, &sample).unwrap();
+        let source = ModelSource::resolve(&e.checkpoint(&dir), Path::new("checkpoints")).unwrap();
+        let s = Scorer::open(source).unwrap();
+        assert_eq!(s.fingerprint(), e.fingerprint, "{}", e.name);
+        assert_eq!(e.fingerprint.is_some(), e.kind == Kind::Codec, "{}", e.name);
+        let got = s.score(&e.name, &sample).unwrap();
         let want = &e.sample.scores;
         assert_eq!(sample.len(), e.sample.count);
         assert!(
@@ -305,4 +306,101 @@ fn shipped_models_reproduce_their_figures() {
             sample.len()
         );
     }
+}
+
+/// A paper model (no entropy model) ships too: kind from the model, no tables or fingerprint,
+/// figures of its float32 latents; a study whose member is that very experiment evaluates the
+/// shipped weights instead of training, `--retrain` trains, and another experiment is not
+/// mistaken for it.
+#[test]
+fn a_study_finds_its_shipped_members_finished() {
+    let dir = common::tiny_project(6);
+    let root = dir.path();
+    let zoo = root.join("zoo");
+    common::write_photos(&root.join("test"), 4, 32, 32);
+    std::fs::write(
+        root.join("s.toml"),
+        "name = \"s\"\nexperiments = [\"tiny.toml\"]\n\n[eval]\nimages = \"test\"\n",
+    )
+    .unwrap();
+    let trained = ok(&["study", "s.toml", "--checkpoints", "ck"], root, &zoo);
+    let row = |report: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with("| 2 | niclab |"))
+            .map(|l| l.split('|').skip(3).take(3).collect::<Vec<_>>().join("|"))
+            .unwrap_or_else(|| panic!("no row in {report}"))
+    };
+
+    // A codec kind for a paper model is refused; the kind is the model's.
+    let (code, _, err) = niclab(
+        &[
+            "models", "add", "ck/s/tiny", "--kind", "codec", "--description", "d", "--command",
+            "c", "--commit", "0", "--images", "test",
+        ],
+        root,
+        &zoo,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("paper model") && err.contains("entropy"), "{err}");
+    let added = ok(
+        &[
+            "models", "add", "ck/s/tiny", "--name", "tiny-paper", "--description", "d",
+            "--command", "niclab study s.toml", "--commit", "0", "--images", "test",
+        ],
+        root,
+        &zoo,
+    );
+    assert!(added.contains("(paper)") && !added.contains("fingerprint"), "{added}");
+    let z = Zoo::load(&zoo).unwrap();
+    let e = z.find("tiny-paper").unwrap();
+    assert_eq!((e.kind, e.fingerprint.as_deref()), (Kind::Paper, None));
+    assert!(e.tables_sha256.is_none() && !zoo.join("tiny-paper/model.tables.json").exists());
+    assert_eq!(z.default, None, "a paper model is no compress default");
+    assert!(e.trained.seconds.is_some_and(|t| t > 0.0), "{:?}", e.trained);
+    // One halving, 3 latent channels: a float32 latent of 3 x 16 x 16 per 32x32 image.
+    assert!((e.test.scores.bpp - 3.0 * 256.0 * 32.0 / 1024.0).abs() < 1e-9);
+    ok(&["models", "verify"], root, &zoo);
+    let (code, _, err) = niclab(
+        &["compress", "--model", "tiny-paper", "test/photo00.png", "x.nic"],
+        root,
+        &zoo,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(!root.join("x.nic").exists());
+
+    // A fresh checkout: no checkpoints; the study evaluates the shipped model, same figures.
+    std::fs::remove_dir_all(root.join("runs")).unwrap();
+    let (code, out, err) = niclab(&["study", "s.toml", "--checkpoints", "fresh"], root, &zoo);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("shipped as model tiny-paper"), "{err}");
+    assert!(!root.join("fresh/s/tiny").exists(), "it trained");
+    assert_eq!(row(&out), row(&trained));
+    // --retrain trains it.
+    let (code, _, err) = niclab(
+        &["study", "s.toml", "--checkpoints", "fresh", "--retrain"],
+        root,
+        &zoo,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(root.join("fresh/s/tiny/last.ckpt").is_file());
+    // Another experiment (one more step) is not the shipped one.
+    let (code, _, err) = niclab(
+        &["study", "s.toml", "--checkpoints", "other", "--set", "train.steps=7"],
+        root,
+        &zoo,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("shipped as"), "{err}");
+    assert!(root.join("other/s/tiny/last.ckpt").is_file());
+
+    // A damaged shipped file is an error naming it, not a silent retraining.
+    let ckpt = zoo.join("tiny-paper/model.ckpt");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let (code, _, err) = niclab(&["study", "s.toml", "--checkpoints", "third"], root, &zoo);
+    assert_eq!(code, 1);
+    assert!(err.contains("SHA-256") && err.contains("model.ckpt"), "{err}");
+    assert!(!root.join("third/s/tiny").exists());
 }

@@ -13,11 +13,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::board::{Board, event_files};
 use crate::classic::{Codec, Level};
+use crate::codec::Coder;
 use crate::codec::files::Session;
 use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
 use crate::config::{Backend, DeviceSpec};
@@ -28,6 +30,7 @@ use crate::eval::plots::{AE_COLOUR, CODEC_COLOURS, Series, xy_plot};
 use crate::eval::{bar, load_images};
 use crate::metrics::msssim::MS_SSIM_MIN_SIDE;
 use crate::metrics::{Colour, compare};
+use crate::model::Autoencoder;
 use crate::train::checkpoint::write_atomic;
 use bjontegaard::{bd_rate, quality_at, rate_at};
 
@@ -386,18 +389,33 @@ pub struct ModelScores {
 /// Compresses and decompresses `originals` with the session's model (a progress bar named
 /// `name`) and scores the results.
 pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<ModelScores> {
-    let refs: Vec<&RgbImage> = originals.iter().collect();
-    let ab = bar(refs.len(), name);
-    let recon = reconstruct(
+    score(
         &s.model,
         Some(&s.coder),
-        &refs,
         s.batch_size,
         s.coder.scale,
         &s.device,
-        &ab,
-    )?;
+        name,
+        originals,
+    )
+}
+
+/// Scores `model` on `originals`: with a `coder`, its real `.nic` files; without one (a
+/// paper model), its float32 latents, which have no framing (payload = whole).
+pub fn score(
+    model: &Autoencoder,
+    coder: Option<&Coder>,
+    batch_size: usize,
+    scale: usize,
+    device: &Device,
+    name: &str,
+    originals: &[RgbImage],
+) -> Result<ModelScores> {
+    let refs: Vec<&RgbImage> = originals.iter().collect();
+    let ab = bar(refs.len(), name);
+    let recon = reconstruct(model, coder, &refs, batch_size, scale, device, &ab)?;
     ab.finish_and_clear();
+    let framing = if coder.is_some() { FRAMING } else { 0 };
     let items: Vec<usize> = (0..refs.len()).collect();
     let per_image = par_map(
         &items,
@@ -407,7 +425,7 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
             let q = compare(o, &r.image, None)?;
             Ok(ModelScores {
                 bpp: bpp(r.stored.len(), o),
-                payload_bpp: bpp(r.stored.len().saturating_sub(FRAMING), o),
+                payload_bpp: bpp(r.stored.len().saturating_sub(framing), o),
                 psnr: q.psnr,
                 ssim: q.ssim,
                 ms_ssim: q.ms_ssim,

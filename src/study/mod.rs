@@ -21,6 +21,9 @@
 //! `CHECKPOINTS/<study>/<experiment>/`, TensorBoard and evaluations to
 //! `RUNS/<study>/<experiment>/`, the study's report to `RUNS/<study>/`. Finished runs and
 //! evaluations are kept, interrupted runs resume, so starting a study again continues it.
+//! A member with no run of its own whose exact experiment is shipped in the model zoo
+//! (`models/`, [`crate::zoo::trained_with`]) counts as finished: it is evaluated from the
+//! shipped weights (`StudyOptions::retrain` trains it anyway).
 
 pub mod paper;
 pub mod report;
@@ -210,6 +213,8 @@ pub struct StudyOptions {
     pub checkpoints: PathBuf,
     /// Folder of TensorBoard run folders; the study's go to `runs/<study>/`.
     pub runs: PathBuf,
+    /// Train every member, also those shipped in the model zoo (`models/`).
+    pub retrain: bool,
 }
 
 impl StudyOptions {
@@ -264,36 +269,68 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
     for (i, exp) in study.experiments.iter().enumerate() {
         let run_dir = ck_root.join(exp.name());
         let resume = run_dir.join("last.ckpt").exists();
-        eprintln!(
-            "[{}/{n}] {}: {} ({} pairs)",
-            i + 1,
-            exp.name(),
-            if resume { "continuing" } else { "training" },
-            exp.model.pairs
-        );
-        let t = Instant::now();
-        let topts = TrainOptions {
-            resume,
-            overwrite: false,
-            stop_after: None,
-            checkpoints: ck_root.clone(),
-            runs: Some(runs_root.clone()),
+        // A member trained and shipped in the zoo with this very experiment is finished: it
+        // is evaluated, not trained (a run of its own in checkpoints/ comes first).
+        let shipped = if resume || opts.retrain {
+            None
+        } else {
+            crate::zoo::trained_with(exp)
+                .with_context(|| format!("study {}: {}", study.name, exp.name()))?
         };
-        let out = train(exp, &topts, interrupt)
-            .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
-        // A run that was already finished did no steps and reports no speed.
-        let trained = out.images_per_sec > 0.0;
-        let train_seconds = t.elapsed().as_secs_f64();
-        if out.interrupted || interrupt.load(Ordering::SeqCst) {
-            return Ok(StudyOutcome {
-                stages,
-                interrupted: true,
-                report: None,
-            });
-        }
+        let (target, step, train_seconds, images_per_sec) = match shipped {
+            Some((ckpt, entry)) => {
+                eprintln!(
+                    "[{}/{n}] {}: shipped as model {} ({}, step {}); --retrain trains it again",
+                    i + 1,
+                    exp.name(),
+                    entry.name,
+                    ckpt.display(),
+                    entry.trained.step
+                );
+                let seconds = entry.trained.seconds;
+                let ips = seconds
+                    .map(|t| (entry.trained.step as usize * exp.train.batch_size) as f64 / t);
+                (ckpt, entry.trained.step, seconds, ips)
+            }
+            None => {
+                eprintln!(
+                    "[{}/{n}] {}: {} ({} pairs)",
+                    i + 1,
+                    exp.name(),
+                    if resume { "continuing" } else { "training" },
+                    exp.model.pairs
+                );
+                let t = Instant::now();
+                let topts = TrainOptions {
+                    resume,
+                    overwrite: false,
+                    stop_after: None,
+                    checkpoints: ck_root.clone(),
+                    runs: Some(runs_root.clone()),
+                };
+                let out = train(exp, &topts, interrupt)
+                    .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
+                // A run that was already finished did no steps and reports no speed.
+                let trained = out.images_per_sec > 0.0;
+                let train_seconds = t.elapsed().as_secs_f64();
+                if out.interrupted || interrupt.load(Ordering::SeqCst) {
+                    return Ok(StudyOutcome {
+                        stages,
+                        interrupted: true,
+                        report: None,
+                    });
+                }
+                (
+                    run_dir,
+                    out.step,
+                    trained.then_some(train_seconds),
+                    trained.then_some(out.images_per_sec),
+                )
+            }
+        };
 
         let eval_dir = runs_root.join(exp.name()).join("eval");
-        let (eval, eval_seconds) = match kept_evaluation(study, exp, &run_dir, &eval_dir)? {
+        let (eval, eval_seconds) = match kept_evaluation(study, exp, &target, &eval_dir)? {
             Some(s) => {
                 eprintln!(
                     "[{}/{n}] {}: evaluation kept ({})",
@@ -325,7 +362,7 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
                     // The paper compared with JPEG.
                     ..EvalOptions::default()
                 };
-                let (e, _) = evaluate(&run_dir, &eopts)
+                let (e, _) = evaluate(&target, &eopts)
                     .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
                 (
                     crate::eval::report::summary(&e),
@@ -335,9 +372,9 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
         };
         stages.push(Stage {
             experiment: exp.clone(),
-            step: out.step,
-            train_seconds: trained.then_some(train_seconds),
-            images_per_sec: trained.then_some(out.images_per_sec),
+            step,
+            train_seconds,
+            images_per_sec,
             eval_seconds,
             eval,
             eval_dir,
@@ -359,11 +396,12 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
 }
 
 /// The evaluation already in `eval_dir`, if it scored the checkpoint the study would use now
-/// on the same images with the same JPEG choice.
+/// (in the run folder or the shipped file `target`) on the same images with the same JPEG
+/// choice.
 fn kept_evaluation(
     study: &Study,
     exp: &Experiment,
-    run_dir: &Path,
+    target: &Path,
     eval_dir: &Path,
 ) -> Result<Option<Summary>> {
     let file = eval_dir.join(SUMMARY_FILE);
@@ -373,7 +411,7 @@ fn kept_evaluation(
     let Ok(summary) = serde_json::from_str::<Summary>(&text) else {
         return Ok(None);
     };
-    let source = crate::eval::source::ModelSource::resolve(run_dir, Path::new(""))?;
+    let source = crate::eval::source::ModelSource::resolve(target, Path::new(""))?;
     let jpeg_same = match &study.jpeg {
         QualityChoice::MatchSsim => summary
             .jpeg

@@ -34,9 +34,9 @@ pub enum Command {
         /// Its name in the zoo [default: the run's name].
         #[arg(long)]
         name: Option<String>,
-        /// codec or paper.
-        #[arg(long, default_value = "codec")]
-        kind: niclab::zoo::Kind,
+        /// codec or paper [default: from the model: a codec has an entropy model].
+        #[arg(long)]
+        kind: Option<niclab::zoo::Kind>,
         /// One line for the listing.
         #[arg(long)]
         description: String,
@@ -46,7 +46,7 @@ pub enum Command {
         /// The niclab commit that trained it.
         #[arg(long)]
         commit: String,
-        /// Make it the default model of `niclab compress`.
+        /// Make it the default model of `niclab compress` (a codec).
         #[arg(long)]
         default: bool,
         /// The test set the figures are measured on.
@@ -109,8 +109,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             )?;
             let s = &e.test.scores;
             println!(
-                "added {} to {}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}, {} bytes, fingerprint {}",
+                "added {} ({}) to {}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}, {} bytes{}",
                 e.name,
+                e.kind,
                 dir.display(),
                 s.bpp,
                 s.psnr,
@@ -118,6 +119,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 s.colour.delta_e,
                 e.bytes,
                 e.fingerprint
+                    .as_deref()
+                    .map_or(String::new(), |f| format!(", fingerprint {f}"))
             );
         }
     }

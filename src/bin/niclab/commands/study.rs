@@ -21,6 +21,10 @@ pub struct Args {
     /// Folder of TensorBoard run folders.
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
+    /// Train every experiment, also those shipped trained in the model zoo (models/), which
+    /// are otherwise evaluated from the shipped weights.
+    #[arg(long)]
+    pub retrain: bool,
 }
 
 /// Runs the command.
@@ -30,10 +34,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         overrides,
         checkpoints,
         runs,
+        retrain,
     } = args;
     let study = Study::load(&file, &overrides)?;
     let interrupt = interrupt_flag()?;
-    let opts = StudyOptions { checkpoints, runs };
+    let opts = StudyOptions {
+        checkpoints,
+        runs,
+        retrain,
+    };
     let out = niclab::study::run(&study, &opts, &interrupt)?;
     match out.report {
         Some((report, summary)) => {
