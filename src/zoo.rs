@@ -240,19 +240,23 @@ pub fn shipped(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
     Ok(Zoo::load(dir)?.find(name).map(|e| e.checkpoint(dir)))
 }
 
-/// Checks `path` against the zoo if it is a shipped model's checkpoint (a path into the zoo
-/// folder, however spelled); other paths pass.
-pub fn check_if_shipped(path: &Path) -> Result<()> {
+/// The zoo entry whose checkpoint `path` is (a path into the zoo folder, however spelled).
+pub fn entry_of(path: &Path) -> Option<Entry> {
     let dir = default_dir();
     let (Ok(zoo), Ok(target)) = (Zoo::load(&dir), path.canonicalize()) else {
-        return Ok(());
+        return None;
     };
-    for e in &zoo.models {
-        if e.checkpoint(&dir).canonicalize().ok().as_deref() == Some(target.as_path()) {
-            return e.verify(&dir);
-        }
+    zoo.models
+        .into_iter()
+        .find(|e| e.checkpoint(&dir).canonicalize().ok().as_deref() == Some(target.as_path()))
+}
+
+/// Checks `path` against the zoo if it is a shipped model's checkpoint; other paths pass.
+pub fn check_if_shipped(path: &Path) -> Result<()> {
+    match entry_of(path) {
+        Some(e) => e.verify(&default_dir()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What `niclab models add` records.

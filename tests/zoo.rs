@@ -335,39 +335,82 @@ fn a_study_finds_its_shipped_members_finished() {
     // A codec kind for a paper model is refused; the kind is the model's.
     let (code, _, err) = niclab(
         &[
-            "models", "add", "ck/s/tiny", "--kind", "codec", "--description", "d", "--command",
-            "c", "--commit", "0", "--images", "test",
+            "models",
+            "add",
+            "ck/s/tiny",
+            "--kind",
+            "codec",
+            "--description",
+            "d",
+            "--command",
+            "c",
+            "--commit",
+            "0",
+            "--images",
+            "test",
         ],
         root,
         &zoo,
     );
     assert_eq!(code, 1);
-    assert!(err.contains("paper model") && err.contains("entropy"), "{err}");
+    assert!(
+        err.contains("paper model") && err.contains("entropy"),
+        "{err}"
+    );
     let added = ok(
         &[
-            "models", "add", "ck/s/tiny", "--name", "tiny-paper", "--description", "d",
-            "--command", "niclab study s.toml", "--commit", "0", "--images", "test",
+            "models",
+            "add",
+            "ck/s/tiny",
+            "--name",
+            "tiny-paper",
+            "--description",
+            "d",
+            "--command",
+            "niclab study s.toml",
+            "--commit",
+            "0",
+            "--images",
+            "test",
         ],
         root,
         &zoo,
     );
-    assert!(added.contains("(paper)") && !added.contains("fingerprint"), "{added}");
+    assert!(
+        added.contains("(paper)") && !added.contains("fingerprint"),
+        "{added}"
+    );
     let z = Zoo::load(&zoo).unwrap();
     let e = z.find("tiny-paper").unwrap();
     assert_eq!((e.kind, e.fingerprint.as_deref()), (Kind::Paper, None));
     assert!(e.tables_sha256.is_none() && !zoo.join("tiny-paper/model.tables.json").exists());
     assert_eq!(z.default, None, "a paper model is no compress default");
-    assert!(e.trained.seconds.is_some_and(|t| t > 0.0), "{:?}", e.trained);
+    assert!(
+        e.trained.seconds.is_some_and(|t| t > 0.0),
+        "{:?}",
+        e.trained
+    );
     // One halving, 3 latent channels: a float32 latent of 3 x 16 x 16 per 32x32 image.
     assert!((e.test.scores.bpp - 3.0 * 256.0 * 32.0 / 1024.0).abs() < 1e-9);
     ok(&["models", "verify"], root, &zoo);
     let (code, _, err) = niclab(
-        &["compress", "--model", "tiny-paper", "test/photo00.png", "x.nic"],
+        &[
+            "compress",
+            "--model",
+            "tiny-paper",
+            "test/photo00.png",
+            "x.nic",
+        ],
         root,
         &zoo,
     );
     assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("tiny-paper") && err.contains("entropy model"),
+        "{err}"
+    );
     assert!(!root.join("x.nic").exists());
+    assert!(!zoo.join("tiny-paper/model.tables.json").exists());
 
     // A fresh checkout: no checkpoints; the study evaluates the shipped model, same figures.
     std::fs::remove_dir_all(root.join("runs")).unwrap();
@@ -386,7 +429,14 @@ fn a_study_finds_its_shipped_members_finished() {
     assert!(root.join("fresh/s/tiny/last.ckpt").is_file());
     // Another experiment (one more step) is not the shipped one.
     let (code, _, err) = niclab(
-        &["study", "s.toml", "--checkpoints", "other", "--set", "train.steps=7"],
+        &[
+            "study",
+            "s.toml",
+            "--checkpoints",
+            "other",
+            "--set",
+            "train.steps=7",
+        ],
         root,
         &zoo,
     );
@@ -401,6 +451,9 @@ fn a_study_finds_its_shipped_members_finished() {
     std::fs::write(&ckpt, &bytes).unwrap();
     let (code, _, err) = niclab(&["study", "s.toml", "--checkpoints", "third"], root, &zoo);
     assert_eq!(code, 1);
-    assert!(err.contains("SHA-256") && err.contains("model.ckpt"), "{err}");
+    assert!(
+        err.contains("SHA-256") && err.contains("model.ckpt"),
+        "{err}"
+    );
     assert!(!root.join("third/s/tiny").exists());
 }

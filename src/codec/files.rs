@@ -56,6 +56,18 @@ impl Session {
         device: Option<DeviceSpec>,
     ) -> Result<Self> {
         let exp = source.experiment();
+        // Finalizing would write coding tables into the zoo folder; a shipped paper model is
+        // the depth study's, not a codec.
+        if let Some(e) = crate::zoo::entry_of(&source.path)
+            && e.kind == crate::zoo::Kind::Paper
+        {
+            bail!(
+                "{} is one of the paper's autoencoders, shipped for the depth study: it has no \
+                 entropy model, so it does not compress to .nic files; use a codec (`niclab \
+                 models` lists them)",
+                e.name
+            );
+        }
         let dev = backend::device(
             backend.unwrap_or(exp.train.backend),
             device.unwrap_or(exp.train.device),
