@@ -332,38 +332,11 @@ fn a_study_finds_its_shipped_members_finished() {
             .unwrap_or_else(|| panic!("no row in {report}"))
     };
 
-    // A codec kind for a paper model is refused; the kind is the model's.
-    let (code, _, err) = niclab(
-        &[
+    let add_paper = |extra: &[&str]| {
+        let mut args = vec![
             "models",
             "add",
             "ck/s/tiny",
-            "--kind",
-            "codec",
-            "--description",
-            "d",
-            "--command",
-            "c",
-            "--commit",
-            "0",
-            "--images",
-            "test",
-        ],
-        root,
-        &zoo,
-    );
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("paper model") && err.contains("entropy"),
-        "{err}"
-    );
-    let added = ok(
-        &[
-            "models",
-            "add",
-            "ck/s/tiny",
-            "--name",
-            "tiny-paper",
             "--description",
             "d",
             "--command",
@@ -372,10 +345,19 @@ fn a_study_finds_its_shipped_members_finished() {
             "0",
             "--images",
             "test",
-        ],
-        root,
-        &zoo,
+        ];
+        args.extend_from_slice(extra);
+        niclab(&args, root, &zoo)
+    };
+    // A codec kind for a paper model is refused; the kind is the model's.
+    let (code, _, err) = add_paper(&["--kind", "codec"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("paper model") && err.contains("entropy"),
+        "{err}"
     );
+    let (code, added, err) = add_paper(&["--name", "tiny-paper"]);
+    assert_eq!(code, 0, "{err}");
     assert!(
         added.contains("(paper)") && !added.contains("fingerprint"),
         "{added}"
