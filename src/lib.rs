@@ -18,6 +18,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod onnx;
+pub mod progress;
 pub mod rd;
 pub mod study;
 pub mod train;

@@ -6,7 +6,8 @@
 //! sample of it); `models/<name>/` holds `model.ckpt` (a checkpoint with the weights only, no
 //! optimiser state), `model.tables.json` (its integer coding tables, made once, so every
 //! machine codes with the same integers) and `experiment.toml` (the resolved experiment).
-//! Loading a shipped model checks both files' SHA-256 against the list.
+//! Loading a shipped model checks its files' SHA-256 against the list, and a study checks
+//! the experiment file's before it trusts it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ use crate::train::model_from_checkpoint;
 pub const ZOO_FILE: &str = "zoo.toml";
 /// A shipped model's weights, inside its folder.
 pub const MODEL_FILE: &str = "model.ckpt";
+/// The resolved experiment in a shipped model's folder.
+pub const EXPERIMENT_FILE: &str = "experiment.toml";
 /// Every `SAMPLE_EVERY`-th test image makes the sample whose figures a test reproduces.
 pub const SAMPLE_EVERY: usize = 10;
 
@@ -111,6 +114,10 @@ pub struct Entry {
     /// SHA-256 of `model.tables.json` (codecs only: a paper model has no tables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables_sha256: Option<String>,
+    /// SHA-256 of `experiment.toml`: a study matches its members against that file, so an
+    /// edited one must be an error, not another experiment that silently trains again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_sha256: Option<String>,
     /// The fingerprint its `.nic` files carry (16 hex digits; codecs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
@@ -201,7 +208,12 @@ impl Entry {
         dir.join(&self.name).join(MODEL_FILE)
     }
 
-    /// Checks both files against the listed SHA-256; the error names the file and says how
+    /// Its `experiment.toml`.
+    pub fn experiment_file(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.name).join(EXPERIMENT_FILE)
+    }
+
+    /// Checks its files against the listed SHA-256s; the error names the file and says how
     /// to restore it.
     pub fn verify(&self, dir: &Path) -> Result<()> {
         let ckpt = self.checkpoint(dir);
@@ -209,28 +221,48 @@ impl Entry {
         if let Some(tables) = &self.tables_sha256 {
             files.push((tables_path(&ckpt), tables));
         }
+        if let Some(exp) = &self.experiment_sha256 {
+            files.push((self.experiment_file(dir), exp));
+        }
         for (file, want) in files {
-            let bytes = fs::read(&file).with_context(|| {
-                format!(
-                    "shipped model {}: cannot read {} (restore it with `git checkout -- {}`)",
-                    self.name,
-                    file.display(),
-                    file.display()
-                )
-            })?;
-            let got = sha256_hex(&bytes);
-            if got != *want {
-                bail!(
-                    "shipped model {}: {} has SHA-256 {got}, {} lists {want}: the file is \
-                     damaged or was replaced (restore it with `git checkout -- {}`)",
-                    self.name,
-                    file.display(),
-                    dir.join(ZOO_FILE).display(),
-                    file.display()
-                );
-            }
+            self.read_checked(dir, &file, Some(want))?;
         }
         Ok(())
+    }
+
+    /// The experiment it was trained with, its file checked against the listed SHA-256.
+    pub fn experiment(&self, dir: &Path) -> Result<Experiment> {
+        let file = self.experiment_file(dir);
+        let bytes = self.read_checked(dir, &file, self.experiment_sha256.as_ref())?;
+        let text = String::from_utf8_lossy(&bytes);
+        parse_located::<Experiment>(&text, &file)
+            .map(|(exp, _)| exp)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("shipped model {}", self.name))
+    }
+
+    /// The bytes of `file`, refused when they do not hash to `want`.
+    fn read_checked(&self, dir: &Path, file: &Path, want: Option<&String>) -> Result<Vec<u8>> {
+        let bytes = fs::read(file).with_context(|| {
+            format!(
+                "shipped model {}: cannot read {} (restore it with `git checkout -- {}`)",
+                self.name,
+                file.display(),
+                file.display()
+            )
+        })?;
+        let got = sha256_hex(&bytes);
+        match want {
+            Some(want) if got != *want => bail!(
+                "shipped model {}: {} has SHA-256 {got}, {} lists {want}: the file is \
+                 damaged or was replaced (restore it with `git checkout -- {}`)",
+                self.name,
+                file.display(),
+                dir.join(ZOO_FILE).display(),
+                file.display()
+            ),
+            _ => Ok(bytes),
+        }
     }
 }
 
@@ -415,7 +447,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     }
     let exp_text =
         toml::to_string(&shipped.meta.experiment).context("cannot write the experiment")?;
-    write_atomic(&folder.join("experiment.toml"), exp_text.as_bytes())?;
+    write_atomic(&folder.join(EXPERIMENT_FILE), exp_text.as_bytes())?;
 
     let step = shipped.meta.step;
     let scorer = Scorer::open(ModelSource {
@@ -438,6 +470,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
         description: opts.description.clone(),
         sha256: sha256_hex(&fs::read(&ckpt)?),
         tables_sha256,
+        experiment_sha256: Some(sha256_hex(exp_text.as_bytes())),
         fingerprint: scorer.fingerprint(),
         bytes: fs::metadata(&ckpt)?.len(),
         trained: Trained {
@@ -482,14 +515,10 @@ pub fn trained_with(exp: &Experiment) -> Result<Option<(PathBuf, Entry)>> {
     want.train.backend = Backend::Flex;
     want.train.device = DeviceSpec::Cpu;
     for e in &zoo.models {
-        let ckpt = e.checkpoint(&dir);
-        let Ok(text) = fs::read_to_string(dir.join(&e.name).join("experiment.toml")) else {
-            continue;
-        };
-        // A damaged experiment file is the same as another experiment: not this one.
-        // Its files are checked when the study loads it (ModelSource::resolve).
-        if toml::from_str::<Experiment>(&text).is_ok_and(|shipped| shipped == want) {
-            return Ok(Some((ckpt, e.clone())));
+        // A damaged or edited experiment file is an error: matching it as "another
+        // experiment" would retrain the member without a word.
+        if e.experiment(&dir)? == want {
+            return Ok(Some((e.checkpoint(&dir), e.clone())));
         }
     }
     Ok(None)

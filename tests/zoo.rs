@@ -257,6 +257,11 @@ fn shipped_models_reproduce_their_figures() {
     let zoo = Zoo::load(&dir).unwrap();
     assert!(!zoo.models.is_empty(), "models/zoo.toml lists no model");
     assert!(zoo.default.is_some());
+    // Four codecs (λ 0.001 .. 0.008) and the CPU reproduction's four depths; every entry
+    // checks its experiment file too.
+    let count = |k: Kind| zoo.models.iter().filter(|e| e.kind == k).count();
+    assert_eq!((count(Kind::Codec), count(Kind::Paper)), (4, 4));
+    assert!(zoo.models.iter().all(|e| e.experiment_sha256.is_some()));
     let (_, images) = niclab::eval::load_images(Path::new("datasets/test-1000")).unwrap();
     let sample: Vec<_> = images.into_iter().step_by(SAMPLE_EVERY).collect();
     for e in &zoo.models {
@@ -425,6 +430,26 @@ fn a_study_finds_its_shipped_members_finished() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("shipped as"), "{err}");
     assert!(root.join("other/s/tiny/last.ckpt").is_file());
+
+    // An edited shipped experiment file is an error naming it, not another experiment that
+    // trains without a word; restored, the study finds the member again.
+    let exp = zoo.join("tiny-paper/experiment.toml");
+    let text = std::fs::read_to_string(&exp).unwrap();
+    std::fs::write(&exp, text.replace("steps = 6", "steps = 7")).unwrap();
+    for args in [
+        &["models", "verify"][..],
+        &["study", "s.toml", "--checkpoints", "edited"],
+    ] {
+        let (code, _, err) = niclab(args, root, &zoo);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            err.contains("SHA-256") && err.contains("experiment.toml"),
+            "{err}"
+        );
+    }
+    assert!(!root.join("edited/s/tiny").exists());
+    std::fs::write(&exp, text).unwrap();
+    ok(&["models", "verify"], root, &zoo);
 
     // A damaged shipped file is an error naming it, not a silent retraining.
     let ckpt = zoo.join("tiny-paper/model.ckpt");

@@ -14,9 +14,9 @@ use crate::backend;
 use crate::config::{Backend, DeviceSpec};
 use crate::cpu_encoder::ImageEncoder;
 use crate::data::images::{IMAGE_EXTENSIONS, list_files, load_rgb};
-use crate::eval::bar;
 use crate::eval::source::ModelSource;
 use crate::model::Autoencoder;
+use crate::progress::bar;
 use crate::train::checkpoint::write_atomic;
 use crate::train::model_from_checkpoint;
 
@@ -254,7 +254,7 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         }
         bar.inc(chunk.len() as u64);
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(totals)
 }
 
@@ -311,7 +311,7 @@ pub fn decompress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         }
         bar.inc(chunk.len() as u64);
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(totals)
 }
 

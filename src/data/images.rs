@@ -4,9 +4,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::progress::bar;
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use walkdir::WalkDir;
 
 /// File extensions read as images (case-insensitive).
@@ -161,10 +161,7 @@ pub fn load_folder(
     if paths.is_empty() {
         bail!("{} holds no images ({:?})", dir.display(), IMAGE_EXTENSIONS);
     }
-    let bar = ProgressBar::new(paths.len() as u64).with_style(
-        ProgressStyle::with_template("decoding {pos}/{len} images {bar:30} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = bar(paths.len(), "decoding images");
     let mut photos = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -183,12 +180,12 @@ pub fn load_folder(
             Err(e) => Problem::Unreadable(format!("{e:#}")),
         };
         if strict {
-            bar.finish_and_clear();
+            bar.finish();
             bail!("{}: {problem} (strict mode)", path.display());
         }
         problems.push((path, problem));
     }
-    bar.finish_and_clear();
+    bar.finish();
     for (path, problem) in &problems {
         eprintln!("warning: left out {}: {problem}", path.display());
     }

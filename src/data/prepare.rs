@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::progress::bar;
 use anyhow::{Context, Result, bail, ensure};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -160,13 +160,6 @@ pub fn parse_manifest(text: &str, origin: &Path) -> Result<Vec<ManifestRow>> {
         .collect()
 }
 
-fn bar(len: usize, what: &str) -> ProgressBar {
-    ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template(&format!("{what} {{pos}}/{{len}} {{bar:30}} {{eta}}"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    )
-}
-
 /// The crops of one photo: decodes, downscales, and picks `count` grid cells by seed.
 fn crops_of(pixels: &RgbImage, side: u32, count: usize, seed: u64) -> Vec<(u32, u32, RgbImage)> {
     let mut cells = grid_cells(pixels.width(), pixels.height(), side);
@@ -203,7 +196,7 @@ pub fn prepare_test_set(raw: &Path, out: &Path, spec: TestSetSpec) -> Result<Vec
             pb.inc(1);
         }
     }
-    pb.finish_and_clear();
+    pb.finish();
     replace_dir(&tmp, out)?;
     Ok(rows)
 }
@@ -231,7 +224,7 @@ fn decode_test_photos(raw: &Path, factor: usize) -> Result<Decoded> {
         decoded.push((sha256_hex(&bytes), downscale(&img, factor)));
         pb.inc(1);
     }
-    pb.finish_and_clear();
+    pb.finish();
     Ok((photos, decoded))
 }
 

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use crate::progress::Progress;
 use anyhow::Result;
 use burn::prelude::*;
 use image::RgbImage;
-use indicatif::ProgressBar;
 
 use crate::codec::files::{batches, compress_batch, decode_latents};
 use crate::codec::{Coder, pad, padded, to_vec};
@@ -52,7 +52,7 @@ pub fn reconstruct(
     batch_size: usize,
     scale: usize,
     device: &Device,
-    bar: &ProgressBar,
+    bar: &Progress,
 ) -> Result<Vec<Reconstruction>> {
     let mut out = Vec::with_capacity(images.len());
     let encoder = ImageEncoder::new(model, device)?;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::progress::Progress;
 use anyhow::{Context, Result};
 use image::RgbImage;
-use indicatif::ProgressBar;
 
 use super::parallel::par_map;
 use super::{Scored, mean_of};
@@ -47,7 +47,7 @@ pub fn pass(
     codec: Codec,
     level: Level,
     with_colour: bool,
-    bar: &ProgressBar,
+    bar: &Progress,
 ) -> Result<Pass> {
     let setting = codec.setting(level);
     bar.set_message(format!("{} {setting}", codec.name()));
@@ -109,10 +109,10 @@ pub fn match_ssim(
     originals: &[&RgbImage],
     codec: Codec,
     target: f64,
-    bar: &ProgressBar,
+    bar: &Progress,
 ) -> Result<(Level, BTreeMap<Level, Pass>)> {
     let sample: Vec<&RgbImage> = originals.iter().step_by(SAMPLE_EVERY).copied().collect();
-    let quiet = ProgressBar::hidden();
+    let quiet = Progress::hidden();
     let estimate = bisect(codec, target, |l| {
         Ok(pass(&sample, codec, l, false, &quiet)?.mean_ssim())
     })?;

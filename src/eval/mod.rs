@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
@@ -30,6 +29,7 @@ use crate::data::images::{list_images, load_rgb};
 use crate::loss::SSIM_WINDOW;
 use crate::metrics::colour::Reference;
 use crate::metrics::{Colour, psnr, ssim};
+use crate::progress::bar;
 use crate::train::model_from_checkpoint;
 use autoencoder::{Reconstruction, reconstruct};
 use baseline::{Pass, match_ssim, pass};
@@ -189,19 +189,6 @@ impl Evaluation {
     }
 }
 
-/// A progress bar over `len` items on stderr, labelled `what` (and a message).
-pub fn bar(len: usize, what: &str) -> ProgressBar {
-    let bar =
-        ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(4));
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{what} {{msg}} {{pos}}/{{len}} {{bar:30}} {{eta}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Reads every image of `dir`: an empty folder, a file that is not an image, an unreadable
 /// image or one smaller than the SSIM window is an error naming it.
 pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
@@ -243,7 +230,7 @@ pub fn load_images(dir: &Path) -> Result<(Vec<String>, Vec<RgbImage>)> {
             Ok(img)
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     let names = files
         .iter()
         .map(|f| f.strip_prefix(dir).unwrap_or(f).display().to_string())
@@ -329,7 +316,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
         &device,
         &ae_bar,
     )?;
-    ae_bar.finish_and_clear();
+    ae_bar.finish();
     timing.ae = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -392,7 +379,7 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
             out
         }
     };
-    jpeg_bar.finish_and_clear();
+    jpeg_bar.finish();
     timing.jpeg = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

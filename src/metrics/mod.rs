@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::data::batches::image_to_tensor;
@@ -242,17 +241,14 @@ pub fn compare_folders(a: &Path, b: &Path, vgg: Option<&Perceptual>) -> Result<V
             preview(&only_b)
         );
     }
-    let bar = ProgressBar::new(ra.len() as u64).with_style(
-        ProgressStyle::with_template("comparing {pos}/{len} {bar:30} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(ra.len(), "comparing");
     let mut rows = Vec::with_capacity(ra.len());
     for name in ra {
         let quality = compare_files(&a.join(&name), &b.join(&name), vgg)?;
         rows.push(PairQuality { name, quality });
         bar.inc(1);
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(rows)
 }
 

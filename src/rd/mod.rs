@@ -25,12 +25,13 @@ use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
 use crate::config::{Backend, DeviceSpec};
 use crate::eval::autoencoder::reconstruct;
 use crate::eval::baseline::pass;
+use crate::eval::load_images;
 use crate::eval::parallel::par_map;
 use crate::eval::plots::{AE_COLOUR, CODEC_COLOURS, Series, xy_plot};
-use crate::eval::{bar, load_images};
 use crate::metrics::msssim::MS_SSIM_MIN_SIDE;
 use crate::metrics::{Colour, compare};
 use crate::model::Autoencoder;
+use crate::progress::{Progress, bar};
 use crate::train::checkpoint::write_atomic;
 use bjontegaard::{bd_rate, quality_at, rate_at};
 
@@ -167,7 +168,7 @@ fn sweep_codec(
     codec: Codec,
     levels: &[Level],
     originals: &[RgbImage],
-    bar: &indicatif::ProgressBar,
+    bar: &Progress,
 ) -> Result<Curve> {
     let refs: Vec<&RgbImage> = originals.iter().collect();
     let mut points = Vec::new();
@@ -218,7 +219,7 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
     for (codec, levels) in &opts.classic {
         classic.push(sweep_codec(*codec, levels, &originals, &cb)?);
     }
-    cb.finish_and_clear();
+    cb.finish();
 
     let mut points = Vec::new();
     for target in models {
@@ -414,7 +415,7 @@ pub fn score(
     let refs: Vec<&RgbImage> = originals.iter().collect();
     let ab = bar(refs.len(), name);
     let recon = reconstruct(model, coder, &refs, batch_size, scale, device, &ab)?;
-    ab.finish_and_clear();
+    ab.finish();
     let framing = if coder.is_some() { FRAMING } else { 0 };
     let items: Vec<usize> = (0..refs.len()).collect();
     let per_image = par_map(

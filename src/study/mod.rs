@@ -40,6 +40,7 @@ use crate::classic::jpeg::QualityChoice;
 use crate::config::{ConfigError, Experiment, key_span, locate, parse_located};
 use crate::eval::report::{SUMMARY_FILE, Summary};
 use crate::eval::{EvalOptions, evaluate};
+use crate::progress::Progress;
 use crate::train::{TrainOptions, train};
 
 /// Evaluation settings shared by the study's experiments.
@@ -266,9 +267,11 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
     let runs_root = opts.runs_of(study);
     let n = study.experiments.len();
     let mut stages = Vec::new();
+    let members = Progress::outer("study", n as u64);
     for (i, exp) in study.experiments.iter().enumerate() {
-        let run_dir = ck_root.join(exp.name());
-        let resume = run_dir.join("last.ckpt").exists();
+        members.set_message(exp.name());
+        members.set_position(i as u64);
+        let resume = ck_root.join(exp.name()).join("last.ckpt").exists();
         // A member trained and shipped in the zoo with this very experiment is finished: it
         // is evaluated, not trained (a run of its own in checkpoints/ comes first).
         let shipped = if resume || opts.retrain {
@@ -292,41 +295,16 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
                     .map(|t| (entry.trained.step as usize * exp.train.batch_size) as f64 / t);
                 (ckpt, entry.trained.step, seconds, ips)
             }
-            None => {
-                eprintln!(
-                    "[{}/{n}] {}: {} ({} pairs)",
-                    i + 1,
-                    exp.name(),
-                    if resume { "continuing" } else { "training" },
-                    exp.model.pairs
-                );
-                let t = Instant::now();
-                let topts = TrainOptions {
-                    resume,
-                    overwrite: false,
-                    stop_after: None,
-                    checkpoints: ck_root.clone(),
-                    runs: Some(runs_root.clone()),
-                };
-                let out = train(exp, &topts, interrupt)
-                    .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
-                // A run that was already finished did no steps and reports no speed.
-                let trained = out.images_per_sec > 0.0;
-                let train_seconds = t.elapsed().as_secs_f64();
-                if out.interrupted || interrupt.load(Ordering::SeqCst) {
+            None => match train_member(study, exp, opts, (i, n), interrupt)? {
+                Some(done) => done,
+                None => {
                     return Ok(StudyOutcome {
                         stages,
                         interrupted: true,
                         report: None,
                     });
                 }
-                (
-                    run_dir,
-                    out.step,
-                    trained.then_some(train_seconds),
-                    trained.then_some(out.images_per_sec),
-                )
-            }
+            },
         };
 
         let eval_dir = runs_root.join(exp.name()).join("eval");
@@ -387,12 +365,59 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
             });
         }
     }
+    members.set_position(n as u64);
+    members.finish();
     let report = report::write(study, &stages, &runs_root, started.elapsed().as_secs_f64())?;
     Ok(StudyOutcome {
         stages,
         interrupted: false,
         report: Some(report),
     })
+}
+
+/// What a trained member hands to its evaluation: the run folder, the step reached, and
+/// the training time and speed when this call trained (none when the run was finished).
+type Trained = (PathBuf, u64, Option<f64>, Option<f64>);
+
+/// Trains (or continues, or keeps) one member in its run folder; `None` when interrupted.
+fn train_member(
+    study: &Study,
+    exp: &Experiment,
+    opts: &StudyOptions,
+    (i, n): (usize, usize),
+    interrupt: &AtomicBool,
+) -> Result<Option<Trained>> {
+    let ck_root = opts.checkpoints_of(study);
+    let run_dir = ck_root.join(exp.name());
+    let resume = run_dir.join("last.ckpt").exists();
+    eprintln!(
+        "[{}/{n}] {}: {} ({} pairs)",
+        i + 1,
+        exp.name(),
+        if resume { "continuing" } else { "training" },
+        exp.model.pairs
+    );
+    let t = Instant::now();
+    let topts = TrainOptions {
+        resume,
+        overwrite: false,
+        stop_after: None,
+        checkpoints: ck_root,
+        runs: Some(opts.runs_of(study)),
+    };
+    let out = train(exp, &topts, interrupt)
+        .with_context(|| format!("study {}: training {}", study.name, exp.name()))?;
+    if out.interrupted || interrupt.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    // A run that was already finished did no steps and reports no speed.
+    let trained = out.images_per_sec > 0.0;
+    Ok(Some((
+        run_dir,
+        out.step,
+        trained.then_some(t.elapsed().as_secs_f64()),
+        trained.then_some(out.images_per_sec),
+    )))
 }
 
 /// The evaluation already in `eval_dir`, if it scored the checkpoint the study would use now

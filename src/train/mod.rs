@@ -20,13 +20,13 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::backend;
 use crate::config::Experiment;
 use crate::data::batches::{Batch, TrainingData, mix_seed};
 use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
+use crate::progress::Progress;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
 
 /// How to start a run.
@@ -336,6 +336,9 @@ pub fn train(
                 "loss {loss:.5} ({}) | {ips:.1} img/s",
                 parts.join(", ")
             ));
+            let mut figures = vec![("loss", loss), ("lr", lr), ("images_per_sec", ips)];
+            figures.extend(weighted.present().into_iter().map(|(t, v)| (t.name(), v)));
+            bar.set_metrics(&figures);
         }
         bar.set_position(step);
 
@@ -363,12 +366,12 @@ pub fn train(
                 "step {step}: val loss {:.5}, PSNR {:.2} dB, SSIM {:.4}{rate}",
                 v.loss, v.psnr, v.ssim
             );
-            // A hidden bar (output not a terminal) would swallow the line.
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
+            bar.set_metrics(&[
+                ("val_loss", v.loss),
+                ("val_psnr", v.psnr),
+                ("val_ssim", v.ssim),
+            ]);
+            bar.println(line);
             val_loss = Some(v.loss);
             if best.is_none_or(|b| v.loss < b) {
                 best = Some(v.loss);
@@ -386,7 +389,7 @@ pub fn train(
     if !interrupted {
         board.finish(step, last_val.as_ref(), true)?;
     }
-    bar.finish_and_clear();
+    bar.finish();
     let done = step - start;
     Ok(TrainOutcome {
         run_dir: files.dir,
@@ -501,11 +504,11 @@ pub fn validate(
     })
 }
 
-fn progress_bar(total: u64, start: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
-    bar.set_style(
-        ProgressStyle::with_template("step {pos}/{len} {bar:30} {msg} | ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+fn progress_bar(total: u64, start: u64) -> Progress {
+    let bar = Progress::new(
+        "train",
+        total,
+        "step {pos}/{len} {bar:30} {msg} | ETA {eta}",
     );
     bar.set_position(start);
     bar.reset_eta();

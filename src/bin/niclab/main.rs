@@ -27,6 +27,16 @@ const EXIT_USAGE: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How long stages (training, evaluation, studies, compress, rd) show their progress: a
+    /// bar on a terminal; `json`: one JSON object per line on stderr (stage, done, total,
+    /// message, metrics, elapsed_s, finished), for a program that follows niclab; or `none`.
+    #[arg(
+        long,
+        global = true,
+        default_value = "bar",
+        value_name = "bar|json|none"
+    )]
+    progress: niclab::progress::Style,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +109,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    niclab::progress::set_style(cli.progress);
     let result: Result<ExitCode> = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Config(a) => config::run(a),
