@@ -20,6 +20,7 @@ pub mod model;
 pub mod onnx;
 pub mod progress;
 pub mod rd;
+pub mod run_lock;
 pub mod study;
 pub mod train;
 pub mod vgg;

@@ -27,6 +27,7 @@ use crate::data::batches::{Batch, TrainingData, mix_seed};
 use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
 use crate::progress::Progress;
+use crate::run_lock::RunLock;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
 
 /// How to start a run.
@@ -125,6 +126,8 @@ pub fn train(
     let files = RunFiles {
         dir: opts.checkpoints.join(exp.name()),
     };
+    // Before anything is read or removed: a second trainer on this run is refused.
+    let _lock = RunLock::acquire(&files.dir)?;
     let device = backend::device(exp.train.backend, exp.train.device)?;
     let ad = device.clone().autodiff();
     let loss_fn = HybridLoss::new(&exp.loss, &ad)?;
