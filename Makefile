@@ -64,7 +64,7 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: help deps codec-tools build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
+.PHONY: uplot serve help deps codec-tools build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -86,6 +86,8 @@ help:
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
 	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch), JPEG (Pillow) and"
 	@echo "            the codecs' MP/s on full-size photos and a 24 MP one: BENCHMARKS.md"
+	@echo "make serve  the web app on http://127.0.0.1:8080/ (PORT=, HOST=): runs and their live curves"
+	@echo "make uplot  fetch the web app's chart library (uPlot $(UPLOT_VERSION), npm) again and check its SHA-256"
 	@echo "make tensorboard  TensorBoard on http://127.0.0.1:6006 over runs/"
 	@echo "make build  build target/release/niclab"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
@@ -190,6 +192,13 @@ run: study
 	@echo "the quick study just trained: runs/$$(basename $(STUDY) .toml)/report.md (first table above)"
 	@echo "the shipped CPU reproduction: runs/$$(basename $(REPRO) .toml)/report.md (second table;"
 	@echo "         niclab study $(REPRO) --retrain trains it again, about an hour)"
+	@echo "see the runs and their curves in a browser: make serve, then open http://127.0.0.1:8080/"
+
+# The web app over the runs (niclab serve): http://127.0.0.1:8080/ (PORT=..., HOST=...).
+PORT ?= 8080
+HOST ?= 127.0.0.1
+serve: build
+	$(NICLAB) serve --host $(HOST) --port $(PORT)
 
 study: data weights build
 	$(NICLAB) study $(STUDY) --set train.backend=$(BACKEND)
@@ -242,6 +251,19 @@ bench: data weights build test-venv codec-tools
 	bash benches/codec_speed.sh
 	bash benches/infer_speed.sh
 	@echo "wrote BENCHMARKS.md"
+
+# The web app's chart library, vendored (src/serve/web/vendor/uplot/, embedded in the binary):
+# `make uplot` fetches the pinned npm tarball again and checks it against its SHA-256.
+UPLOT_VERSION := 1.6.32
+UPLOT_SHA256  := 4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
+UPLOT_DIR     := src/serve/web/vendor/uplot
+uplot:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  curl -fsSL -o $$tmp/uplot.tgz https://registry.npmjs.org/uplot/-/uplot-$(UPLOT_VERSION).tgz && \
+	  echo "$(UPLOT_SHA256)  $$tmp/uplot.tgz" | sha256sum -c --quiet && \
+	  tar -xzf $$tmp/uplot.tgz -C $$tmp && \
+	  cp $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $$tmp/package/LICENSE $(UPLOT_DIR)/ && \
+	  echo "uPlot $(UPLOT_VERSION) (MIT) in $(UPLOT_DIR)"
 
 # The fuzz target compiles niclab's codec files on their own: checking it here keeps them
 # free of the rest of niclab (a cargo check on stable, no nightly needed).

@@ -21,6 +21,7 @@ pub mod onnx;
 pub mod progress;
 pub mod rd;
 pub mod run_lock;
+pub mod serve;
 pub mod study;
 pub mod train;
 pub mod vgg;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use niclab::config::ConfigError;
 
 use commands::{
-    compress, config, data, decompress, eval, metrics, models, rd, study, train, weights,
+    compress, config, data, decompress, eval, metrics, models, rd, serve, study, train, weights,
 };
 
 /// Exit status for a bad experiment file or bad arguments.
@@ -105,6 +105,12 @@ enum Command {
     /// files, PSNR, SSIM, CIEDE2000). `niclab compress` without --model uses the default one;
     /// `--model NAME` picks another.
     Models(models::Args),
+    /// The web app: runs with their live curves and resolved experiments, in a browser.
+    ///
+    /// Serves a page and a JSON API over the run folders on http://127.0.0.1:8080/ (it prints
+    /// the URL). Loopback only unless --host says otherwise; then every request needs the
+    /// token the printed URL carries. Ctrl-C stops it.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
         Command::Data(c) => data::run(c),
         Command::Weights(c) => weights::run(c),
         Command::Models(a) => models::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

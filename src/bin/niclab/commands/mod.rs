@@ -9,6 +9,7 @@ pub mod eval;
 pub mod metrics;
 pub mod models;
 pub mod rd;
+pub mod serve;
 pub mod study;
 pub mod train;
 pub mod weights;

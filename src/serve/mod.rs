@@ -1,0 +1,334 @@
+//! `niclab serve`: the paper's GUI as a local web app. An HTTP server (axum on tokio) with a
+//! JSON API over the run folders and a single page embedded in the binary (plain HTML, CSS
+//! and JavaScript; charts by the vendored uPlot).
+//!
+//! - `GET /api/runs`: every run under the checkpoints root ([`runs::summary`]), and those
+//!   that cannot be read, with the reason.
+//! - `GET /api/curves?run=ID&points=N`: its training and validation curves, thinned to N
+//!   points on the server.
+//! - `GET /api/config?run=ID`: its resolved experiment (`config.toml`).
+//! - `GET /api/events`: server-sent events; `runs` whenever a run's files change (so the page
+//!   updates live while a run trains, without reloading).
+//!
+//! Loopback by default. On any other address every request needs the token printed in the
+//! URL (`?token=` or `Authorization: Bearer`), else 401. A run id is only ever looked up
+//! among the folders found under the root (never joined to a path), so `..`, absolute paths
+//! and links out of the root are refused (403) or unknown (404).
+
+pub mod runs;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+/// What the server serves and how it is reached.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (loopback unless asked).
+    pub host: IpAddr,
+    /// Port (0: any free one; the URL printed says which).
+    pub port: u16,
+    /// The run folders (`niclab train --checkpoints`).
+    pub checkpoints: PathBuf,
+    /// The TensorBoard and evaluation folders (`--runs`).
+    pub runs: PathBuf,
+    /// Required on every request when set (always set off loopback).
+    pub token: Option<String>,
+}
+
+/// Shared by the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    opts: ServeOptions,
+}
+
+/// An API error: a status and a message the page shows.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (self.0, Json(Body { error: self.1 })).into_response()
+    }
+}
+
+/// A fresh random token (128 bits, hex) for a server reachable from other machines.
+pub fn new_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..4)
+        .map(|_| format!("{:08x}", rng.random::<u32>()))
+        .collect()
+}
+
+/// The app: API routes, the page and its assets, the token check.
+pub fn router(opts: ServeOptions) -> Router {
+    let state = Arc::new(AppState { opts });
+    Router::new()
+        .route("/api/runs", get(list_runs))
+        .route("/api/curves", get(curves))
+        .route("/api/config", get(config))
+        .route("/api/events", get(events))
+        .route("/", get(|| asset("index.html".to_string())))
+        .route(
+            "/assets/{*path}",
+            get(|axum::extract::Path(p): axum::extract::Path<String>| asset(p)),
+        )
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such page".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), check_token))
+        .with_state(state)
+}
+
+/// Listens on `opts.host:opts.port`, prints the URL and serves until `shutdown` resolves.
+pub async fn serve(
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = SocketAddr::new(opts.host, opts.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (another server on that port? try --port)")
+    })?;
+    let local = listener.local_addr()?;
+    let host = match local.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    let query = opts
+        .token
+        .as_ref()
+        .map(|t| format!("?token={t}"))
+        .unwrap_or_default();
+    println!(
+        "niclab serve: http://{host}:{}/{query}  (Ctrl-C stops it)",
+        local.port()
+    );
+    eprintln!(
+        "runs from {}, evaluations from {}",
+        opts.checkpoints.display(),
+        opts.runs.display()
+    );
+    axum::serve(listener, router(opts))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server stopped")
+}
+
+async fn check_token(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(want) = &state.opts.token {
+        let from_query = req
+            .uri()
+            .query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|kv| kv.strip_prefix("token="));
+        let from_header = bearer(req.headers());
+        if from_query != Some(want.as_str()) && from_header.as_deref() != Some(want.as_str()) {
+            return Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "this server needs its token: open the URL it printed (…/?token=…)".into(),
+            ));
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    v.strip_prefix("Bearer ").map(str::to_string)
+}
+
+#[derive(Serialize)]
+struct RunList {
+    root: String,
+    runs: Vec<runs::RunSummary>,
+    unreadable: Vec<runs::Unreadable>,
+}
+
+async fn list_runs(State(state): State<Arc<AppState>>) -> Json<RunList> {
+    let root = state.opts.checkpoints.clone();
+    let (ok, bad): (Vec<_>, Vec<_>) = runs::discover(&root)
+        .iter()
+        .map(runs::summary)
+        .partition(|r| r.is_ok());
+    Json(RunList {
+        root: root.display().to_string(),
+        runs: ok.into_iter().filter_map(|r| r.ok()).collect(),
+        unreadable: bad.into_iter().filter_map(|r| r.err()).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct RunQuery {
+    run: Option<String>,
+    points: Option<usize>,
+}
+
+/// The run folder `id` names, looked up among those found under the root.
+fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError> {
+    let id = id.ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "missing ?run=ID (an id from /api/runs)".into(),
+        )
+    })?;
+    let outside = id.starts_with('/')
+        || id.contains('\\')
+        || id.contains('\0')
+        || id.split('/').any(|c| c == ".." || c == "." || c.is_empty());
+    if outside {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "run {id:?}: not a run id; paths outside the checkpoints folder are not served"
+            ),
+        ));
+    }
+    runs::discover(&state.opts.checkpoints)
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no run {id:?} under {}", state.opts.checkpoints.display()),
+            )
+        })
+}
+
+/// Most points a curve comes back with unless asked for fewer.
+pub const MAX_POINTS: usize = 2000;
+
+#[derive(Serialize)]
+struct Curves {
+    run: String,
+    train: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+    validation: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+}
+
+async fn curves(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<RunQuery>,
+) -> Result<Json<Curves>, ApiError> {
+    let run = find_run(&state, q.run.as_deref())?;
+    let points = q.points.unwrap_or(MAX_POINTS).clamp(2, MAX_POINTS);
+    let read = |f: &str| {
+        runs::read_csv(&run.dir.join(f))
+            .map(|t| runs::thin(&t, points))
+            .unwrap_or_default()
+    };
+    Ok(Json(Curves {
+        run: run.id.clone(),
+        train: read("metrics.csv"),
+        validation: read("validation.csv"),
+    }))
+}
+
+async fn config(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<RunQuery>,
+) -> Result<Response, ApiError> {
+    let run = find_run(&state, q.run.as_deref())?;
+    let path = run.dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// A fingerprint of every run's files (names, sizes, times, locks): it changes when a run
+/// logs a step, validates, starts or stops.
+fn runs_version(root: &std::path::Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for run in runs::discover(root) {
+        run.id.hash(&mut h);
+        for f in [
+            "metrics.csv",
+            "validation.csv",
+            "last.ckpt",
+            crate::run_lock::LOCK_FILE,
+        ] {
+            if let Ok(m) = std::fs::metadata(run.dir.join(f)) {
+                m.len().hash(&mut h);
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+/// How often the server looks at the run folders for the events stream.
+pub const POLL: Duration = Duration::from_millis(1000);
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let root = state.opts.checkpoints.clone();
+    let stream = futures_util::stream::unfold(None, move |last: Option<u64>| {
+        let root = root.clone();
+        async move {
+            loop {
+                if last.is_some() {
+                    tokio::time::sleep(POLL).await;
+                }
+                let r = root.clone();
+                let v = tokio::task::spawn_blocking(move || runs_version(&r))
+                    .await
+                    .unwrap_or(0);
+                if last != Some(v) {
+                    let ev = Event::default().event("runs").data(v.to_string());
+                    return Some((Ok(ev), Some(v)));
+                }
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "src/serve/web/"]
+struct Assets;
+
+async fn asset(path: String) -> Response {
+    if path.split('/').any(|c| c == "..") {
+        return ApiError(StatusCode::FORBIDDEN, format!("no asset {path:?}")).into_response();
+    }
+    match Assets::get(&path) {
+        Some(file) => {
+            let mime = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                _ => "application/octet-stream",
+            };
+            ([(header::CONTENT_TYPE, mime)], file.data.into_owned()).into_response()
+        }
+        None => ApiError(StatusCode::NOT_FOUND, format!("no asset {path:?}")).into_response(),
+    }
+}

@@ -1,0 +1,216 @@
+// niclab serve: the runs table, overlaid live curves and the resolved configs.
+// Plain JavaScript, no build step; charts by uPlot (vendored).
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token");
+const api = (path, params = {}) => {
+  const q = new URLSearchParams(params);
+  if (token) q.set("token", token);
+  return `${path}?${q}`;
+};
+const $ = (id) => document.getElementById(id);
+
+let runs = [];
+const selected = new Set();
+let sortKey = "id", sortDir = 1;
+const charts = new Map();
+const curveCache = new Map();
+
+function showError(msg) {
+  const e = $("error");
+  e.textContent = msg || "";
+  e.hidden = !msg;
+}
+
+async function getJson(path, params) {
+  const r = await fetch(api(path, params));
+  const body = await r.json().catch(() => ({ error: `${r.status} ${r.statusText}` }));
+  if (!r.ok) throw new Error(body.error || `${r.status}`);
+  return body;
+}
+
+// Folder names reach the page as text, never as markup.
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? "-" : v.toFixed(d);
+
+function row(r) {
+  return {
+    id: r.id, state: r.state, steps_done: r.steps_done,
+    pairs: r.model.pairs, latent: r.model.latent_channels, entropy: r.model.entropy,
+    lossw: `${r.loss.ssim} / ${r.loss.perceptual} / ${r.loss.mse} / ${r.loss.rate}`,
+    backend: r.backend,
+    best_loss: r.best ? r.best.loss : null,
+    psnr: r.best ? r.best.psnr : null,
+    ssim: r.best ? r.best.ssim : null,
+    bpp: r.best ? r.best.bpp : null,
+    run: r,
+  };
+}
+
+function renderRuns() {
+  const f = $("filter").value.trim().toLowerCase();
+  const rows = runs.map(row).filter((x) =>
+    !f || [x.id, x.state, x.backend, x.entropy].some((s) => String(s).toLowerCase().includes(f)));
+  rows.sort((a, b) => {
+    const x = a[sortKey], y = b[sortKey];
+    if (x === y) return 0;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return (x < y ? -1 : 1) * sortDir;
+  });
+  const tb = document.querySelector("#runs tbody");
+  tb.replaceChildren(...rows.map((x) => {
+    const tr = document.createElement("tr");
+    tr.dataset.run = x.id;
+    if (selected.has(x.id)) tr.classList.add("selected");
+    const planned = x.run.steps_planned === null ? "?" : x.run.steps_planned;
+    const cells = [
+      `<input type="checkbox" ${selected.has(x.id) ? "checked" : ""} aria-label="select ${esc(x.id)}">`,
+      `<a class="config-link">${esc(x.id)}</a>`,
+      `<span class="state ${esc(x.state)}">${esc(x.state.replace("_", " "))}</span>`,
+      `${x.steps_done} / ${planned}`,
+      x.pairs, x.latent, esc(x.entropy), esc(x.lossw), esc(x.backend),
+      fmt(x.best_loss, 5), fmt(x.psnr, 2), fmt(x.ssim, 4), fmt(x.bpp, 4),
+    ];
+    tr.innerHTML = cells.map((c, i) => `<td class="${i >= 3 && i <= 5 || i >= 9 ? "num" : ""}">${c}</td>`).join("");
+    tr.querySelector("input").addEventListener("change", (e) => {
+      if (e.target.checked) selected.add(x.id); else selected.delete(x.id);
+      renderRuns();
+      refreshCurves();
+    });
+    tr.querySelector(".config-link").addEventListener("click", () => showConfig(x.id));
+    return tr;
+  }));
+  $("count").textContent = `${rows.length} of ${runs.length} runs`;
+  $("empty").hidden = runs.length > 0;
+  document.querySelectorAll("#runs th[data-key]").forEach((th) => {
+    th.classList.toggle("sorted-asc", th.dataset.key === sortKey && sortDir === 1);
+    th.classList.toggle("sorted-desc", th.dataset.key === sortKey && sortDir === -1);
+  });
+}
+
+async function refreshRuns() {
+  try {
+    const list = await getJson("/api/runs");
+    runs = list.runs;
+    $("root").textContent = list.root;
+    for (const id of [...selected]) if (!runs.some((r) => r.id === id)) selected.delete(id);
+    renderRuns();
+    if (list.unreadable.length) {
+      showError(list.unreadable.map((u) => `${u.id}: ${u.error}`).join("; "));
+    } else {
+      showError("");
+    }
+  } catch (e) {
+    showError(`cannot list runs: ${e.message}`);
+  }
+}
+
+async function showConfig(id) {
+  try {
+    const r = await fetch(api("/api/config", { run: id }));
+    const text = await r.text();
+    if (!r.ok) throw new Error(JSON.parse(text).error);
+    $("config-run").textContent = id;
+    $("config").textContent = text;
+    $("config-view").hidden = false;
+  } catch (e) {
+    showError(`config of ${id}: ${e.message}`);
+  }
+}
+
+// Exponential moving average, as TensorBoard's smoothing slider (debiased at the start).
+function smooth(values, w) {
+  if (w <= 0) return values;
+  let last = 0, n = 0;
+  return values.map((v) => {
+    if (v === null) return null;
+    n += 1;
+    last = last * w + (1 - w) * v;
+    return last / (1 - Math.pow(w, n));
+  });
+}
+
+// Which curves there are: training columns and validation columns.
+const SERIES = [
+  ["train", "loss", "training loss"], ["train", "lr", "learning rate"],
+  ["train", "ssim_term", "a (1 - SSIM)"], ["train", "perceptual_term", "b perceptual"],
+  ["train", "mse_term", "c MSE"], ["train", "rate_term", "λ bpp"],
+  ["validation", "val_loss", "validation loss"], ["validation", "val_psnr", "validation PSNR (dB)"],
+  ["validation", "val_ssim", "validation SSIM"], ["validation", "val_bpp", "validation bpp"],
+  ["train", "images_per_sec", "images / s"],
+];
+const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+function drawCharts() {
+  const w = parseFloat($("smooth").value);
+  const logy = $("logy").checked;
+  const ids = [...selected].filter((id) => curveCache.has(id));
+  const host = $("charts");
+  const wanted = new Set();
+  for (const [part, col, title] of SERIES) {
+    const present = ids.filter((id) => curveCache.get(id)[part][col]);
+    if (!present.length) continue;
+    const key = `${part}/${col}`;
+    wanted.add(key);
+    // One x axis: the union of every run's steps; each run's values placed on it.
+    const steps = [...new Set(present.flatMap((id) => curveCache.get(id)[part].step))].sort((a, b) => a - b);
+    const at = new Map(steps.map((s, i) => [s, i]));
+    const data = [steps];
+    for (const id of present) {
+      const c = curveCache.get(id)[part];
+      const ys = new Array(steps.length).fill(null);
+      const sm = col === "lr" ? c[col] : smooth(c[col], w);
+      c.step.forEach((s, i) => { ys[at.get(s)] = sm[i] !== null && logy && sm[i] <= 0 ? null : sm[i]; });
+      data.push(ys);
+    }
+    const opts = {
+      title, width: 440, height: 240,
+      scales: { x: { time: false }, y: { distr: logy ? 3 : 1 } },
+      axes: [{ label: "step" }, {}],
+      series: [{ label: "step" }, ...present.map((id, i) => ({
+        label: id, stroke: COLOURS[ids.indexOf(id) % COLOURS.length], width: 1.5, spanGaps: true,
+      }))],
+    };
+    const old = charts.get(key);
+    if (old) { old.plot.destroy(); old.div.remove(); }
+    const div = document.createElement("div");
+    div.className = "chart";
+    div.dataset.curve = key;
+    host.appendChild(div);
+    charts.set(key, { div, plot: new uPlot(opts, data, div) });
+  }
+  for (const [key, c] of charts) {
+    if (!wanted.has(key)) { c.plot.destroy(); c.div.remove(); charts.delete(key); }
+  }
+}
+
+async function refreshCurves() {
+  try {
+    await Promise.all([...selected].map(async (id) => {
+      curveCache.set(id, await getJson("/api/curves", { run: id, points: 1000 }));
+    }));
+    drawCharts();
+  } catch (e) {
+    showError(`curves: ${e.message}`);
+  }
+}
+
+function connect() {
+  const es = new EventSource(api("/api/events"));
+  es.addEventListener("runs", async () => {
+    $("live").textContent = "● live";
+    await refreshRuns();
+    await refreshCurves();
+  });
+  es.onerror = () => { $("live").textContent = "○ reconnecting"; };
+}
+
+document.querySelectorAll("#runs th[data-key]").forEach((th) => th.addEventListener("click", () => {
+  if (sortKey === th.dataset.key) sortDir = -sortDir; else { sortKey = th.dataset.key; sortDir = 1; }
+  renderRuns();
+}));
+$("filter").addEventListener("input", renderRuns);
+$("smooth").addEventListener("input", () => { $("smooth-v").textContent = parseFloat($("smooth").value).toFixed(2); drawCharts(); });
+$("logy").addEventListener("change", drawCharts);
+refreshRuns().then(connect);

@@ -1,0 +1,321 @@
+//! `niclab serve` over real HTTP: the server started on port 0 over a run tree the test
+//! makes (a trained run, a study member, an unreadable run, a link out of the root), every
+//! endpoint, live events when a run logs a step, and each kind of bad request.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(root: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(["serve", "--port", "0", "--checkpoints", "checkpoints"])
+        .args(extra)
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "niclab serve: http://127.0.0.1:PORT/[?token=...]  (Ctrl-C stops it)"
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .replace("0.0.0.0", "127.0.0.1");
+    Server { child, addr, url }
+}
+
+/// One HTTP/1.1 request: (status, headers, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = unchunk(&body);
+    }
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, body)
+}
+
+fn unchunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+fn get(addr: &str, path: &str) -> (u16, String, Vec<u8>) {
+    request(addr, "GET", path, &[], b"")
+}
+
+fn json(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let (code, _, body) = get(addr, path);
+    let v = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&body)));
+    (code, v)
+}
+
+/// A tree with a trained run `tiny`, a study member `s/member`, an unreadable run `broken`
+/// and a link `out` to a run folder outside the root.
+fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = common::tiny_project(5);
+    let root = dir.path();
+    let (code, _, err) = common::niclab(&["train", "tiny.toml"], root);
+    assert_eq!(code, 0, "{err}");
+    let ck = root.join("checkpoints");
+    std::fs::create_dir_all(ck.join("s/member")).unwrap();
+    for f in ["config.toml", "metrics.csv", "validation.csv"] {
+        std::fs::copy(ck.join("tiny").join(f), ck.join("s/member").join(f)).unwrap();
+    }
+    std::fs::create_dir_all(ck.join("broken")).unwrap();
+    std::fs::write(ck.join("broken/config.toml"), "[model\npairs = ").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        ck.join("tiny/config.toml"),
+        outside.path().join("config.toml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), ck.join("out")).unwrap();
+    (dir, outside)
+}
+
+#[test]
+fn the_api_serves_runs_curves_and_configs() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &[]);
+    assert!(
+        s.url.starts_with("http://127.0.0.1:") && !s.url.contains("token"),
+        "{}",
+        s.url
+    );
+
+    let (code, v) = json(&s.addr, "/api/runs");
+    assert_eq!(code, 200);
+    let ids: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s/member", "tiny"], "{v}");
+    let tiny = &v["runs"][1];
+    assert_eq!(tiny["state"], "finished");
+    assert_eq!(
+        (tiny["steps_done"].as_u64(), tiny["steps_planned"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(tiny["model"]["pairs"], 2);
+    assert_eq!(tiny["loss"]["ssim"], 0.5);
+    assert!(tiny["best"]["psnr"].as_f64().unwrap() > 5.0, "{tiny}");
+    assert_eq!(v["unreadable"][0]["id"], "broken");
+    assert!(
+        v["unreadable"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("config.toml")
+    );
+
+    let (code, c) = json(&s.addr, "/api/curves?run=tiny");
+    assert_eq!(code, 200);
+    assert_eq!(c["train"]["step"].as_array().unwrap().len(), 5);
+    assert_eq!(c["train"]["loss"].as_array().unwrap().len(), 5);
+    assert!(
+        c["train"].get("rate_term").is_none(),
+        "an empty column is left out"
+    );
+    assert!(c["validation"]["val_psnr"].as_array().is_some());
+    let (_, c) = json(&s.addr, "/api/curves?run=tiny&points=2");
+    assert_eq!(c["train"]["step"], serde_json::json!([2.0, 5.0]));
+    let (code, c) = json(&s.addr, "/api/curves?run=s/member");
+    assert_eq!((code, c["run"].as_str()), (200, Some("s/member")));
+
+    let (code, head, body) = get(&s.addr, "/api/config?run=tiny");
+    assert_eq!(code, 200);
+    assert!(head.contains("text/plain"));
+    assert!(String::from_utf8_lossy(&body).contains("name = \"tiny\""));
+
+    // The page and its assets come from the binary.
+    let (code, head, body) = get(&s.addr, "/");
+    assert_eq!(code, 200);
+    assert!(head.contains("text/html"));
+    assert!(String::from_utf8_lossy(&body).contains("assets/app.js"));
+    let (code, _, body) = get(&s.addr, "/assets/vendor/uplot/uPlot.iife.min.js");
+    assert_eq!((code, body.len()), (200, 51081));
+    let (code, _, _) = get(&s.addr, "/assets/app.js");
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn bad_requests_get_clear_4xx_answers() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &[]);
+    for (path, want, says) in [
+        ("/api/curves", 400, "missing ?run"),
+        ("/api/curves?run=../tiny", 403, "outside"),
+        ("/api/curves?run=%2Fetc", 403, "outside"),
+        ("/api/config?run=tiny/../../x", 403, "outside"),
+        ("/api/curves?run=nope", 404, "no run"),
+        // A link out of the root is not a run of this root.
+        ("/api/config?run=out", 404, "no run"),
+        ("/api/curves?run=broken", 200, ""),
+        ("/assets/../Cargo.toml", 403, "no asset"),
+        ("/assets/%2e%2e/Cargo.toml", 403, "no asset"),
+        ("/assets/nothing.js", 404, "no asset"),
+        ("/nowhere", 404, "no such page"),
+    ] {
+        let (code, _, body) = get(&s.addr, path);
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(code, want, "{path}: {text}");
+        assert!(text.contains(says), "{path}: {text}");
+    }
+    // Malformed queries, other methods, garbage bodies: 4xx, and the server lives on.
+    let (code, _, _) = get(&s.addr, "/api/curves?run=tiny&points=many");
+    assert_eq!(code, 400);
+    let (code, _, _) = request(
+        &s.addr,
+        "POST",
+        "/api/runs",
+        &["Content-Type: application/json"],
+        b"{not json",
+    );
+    assert_eq!(code, 405);
+    let mut raw = TcpStream::connect(&s.addr).unwrap();
+    raw.write_all(b"\x00\x01garbage\r\n\r\n").unwrap();
+    drop(raw);
+    let (code, _) = json(&s.addr, "/api/runs");
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn events_arrive_when_a_run_logs_a_step() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &[]);
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\n\r\n",
+        s.addr
+    )
+    .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let count = |s: &str| s.matches("event: runs").count();
+    let mut read_until = |stream: &mut TcpStream, seen: &mut String, n: usize| {
+        let t = Instant::now();
+        while count(seen) < n && t.elapsed() < Duration::from_secs(10) {
+            let k = stream.read(&mut buf).unwrap();
+            seen.push_str(&String::from_utf8_lossy(&buf[..k]));
+        }
+    };
+    read_until(&mut stream, &mut seen, 1);
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert_eq!(count(&seen), 1, "{seen}");
+    let metrics = dir.path().join("checkpoints/tiny/metrics.csv");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(metrics)
+        .unwrap();
+    writeln!(f, "6,1,0.001,0.05,,,0.04,,100").unwrap();
+    read_until(&mut stream, &mut seen, 2);
+    assert_eq!(
+        count(&seen),
+        2,
+        "no event after the run logged a step: {seen}"
+    );
+}
+
+#[test]
+fn off_loopback_every_request_needs_the_token() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &["--host", "0.0.0.0"]);
+    let token = s
+        .url
+        .split("?token=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", s.url));
+    assert_eq!(token.len(), 32);
+    for path in ["/", "/api/runs", "/api/runs?token=wrong"] {
+        let (code, _, body) = get(&s.addr, path);
+        assert_eq!(code, 401, "{path}");
+        assert!(String::from_utf8_lossy(&body).contains("token"));
+    }
+    assert_eq!(get(&s.addr, &format!("/api/runs?token={token}")).0, 200);
+    let auth = format!("Authorization: Bearer {token}");
+    assert_eq!(request(&s.addr, "GET", "/api/runs", &[&auth], b"").0, 200);
+
+    // A token given on loopback is required too.
+    let s = start(dir.path(), &["--token", "secret"]);
+    assert_eq!(get(&s.addr, "/api/runs").0, 401);
+    assert_eq!(get(&s.addr, "/?token=secret").0, 200);
+}
+
+#[test]
+fn a_missing_checkpoints_folder_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = common::niclab(
+        &["serve", "--port", "0", "--checkpoints", "nope"],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("nope") && err.contains("no such folder"),
+        "{err}"
+    );
+}
