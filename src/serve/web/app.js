@@ -164,20 +164,21 @@ function drawCharts() {
       c.step.forEach((s, i) => { ys[at.get(s)] = sm[i] !== null && logy && sm[i] <= 0 ? null : sm[i]; });
       data.push(ys);
     }
+    const div = document.createElement("div");
+    div.className = "chart";
+    div.dataset.curve = key;
+    const old = charts.get(key);
+    if (old) old.div.replaceWith(div); else host.appendChild(div);
+    if (old) old.plot.destroy();
     const opts = {
-      title, width: 440, height: 240,
+      title, width: Math.max(300, div.clientWidth - 16), height: 240,
       scales: { x: { time: false }, y: { distr: logy ? 3 : 1 } },
-      axes: [{ label: "step" }, {}],
+      // Three significant digits: a learning rate of 2e-3 and 1.5e-3 must not both read 0.002.
+      axes: [{ label: "step" }, { size: 60, values: (u, ticks) => ticks.map((v) => +v.toPrecision(3)) }],
       series: [{ label: "step" }, ...present.map((id, i) => ({
         label: id, stroke: COLOURS[ids.indexOf(id) % COLOURS.length], width: 1.5, spanGaps: true,
       }))],
     };
-    const old = charts.get(key);
-    if (old) { old.plot.destroy(); old.div.remove(); }
-    const div = document.createElement("div");
-    div.className = "chart";
-    div.dataset.curve = key;
-    host.appendChild(div);
     charts.set(key, { div, plot: new uPlot(opts, data, div) });
   }
   for (const [key, c] of charts) {
@@ -213,4 +214,8 @@ document.querySelectorAll("#runs th[data-key]").forEach((th) => th.addEventListe
 $("filter").addEventListener("input", renderRuns);
 $("smooth").addEventListener("input", () => { $("smooth-v").textContent = parseFloat($("smooth").value).toFixed(2); drawCharts(); });
 $("logy").addEventListener("change", drawCharts);
-refreshRuns().then(connect);
+// ?select=a,b pre-selects runs (a link that opens with their curves drawn).
+for (const id of (new URLSearchParams(location.search).get("select") || "").split(",")) {
+  if (id) selected.add(id);
+}
+refreshRuns().then(refreshCurves).then(connect);
