@@ -109,12 +109,28 @@ fn json(addr: &str, path: &str) -> (u16, serde_json::Value) {
     (code, v)
 }
 
-/// A tree with a trained run `tiny`, a study member `s/member`, an unreadable run `broken`
-/// and a link `out` to a run folder outside the root.
+/// A tree with a trained run `tiny` and its evaluation against JPEG (3 images), a study
+/// member `s/member`, an unreadable run `broken` and a link `out` to a run folder outside
+/// the root.
 fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
     let dir = common::tiny_project(5);
     let root = dir.path();
     let (code, _, err) = common::niclab(&["train", "tiny.toml"], root);
+    assert_eq!(code, 0, "{err}");
+    common::write_photos(&root.join("test"), 3, 32, 32);
+    let (code, _, err) = common::niclab(
+        &[
+            "eval",
+            "checkpoints/tiny/best.ckpt",
+            "--images",
+            "test",
+            "--jpeg-quality",
+            "50",
+            "--out",
+            "runs/tiny/eval",
+        ],
+        root,
+    );
     assert_eq!(code, 0, "{err}");
     let ck = root.join("checkpoints");
     std::fs::create_dir_all(ck.join("s/member")).unwrap();
@@ -188,6 +204,24 @@ fn the_api_serves_runs_curves_and_configs() {
     assert!(head.contains("text/plain"));
     assert!(String::from_utf8_lossy(&body).contains("name = \"tiny\""));
 
+    // The evaluation opens as niclab eval wrote it, with a row per image and codec.
+    let (code, v) = json(&s.addr, "/api/evals");
+    assert_eq!(code, 200);
+    assert_eq!(v["evals"][0]["id"], "tiny", "{v}");
+    assert_eq!(v["evals"][0]["summary"]["count"], 3);
+    assert_eq!(v["evals"][0]["summary"]["jpeg"][0]["quality"], 50);
+    let (code, e) = json(&s.addr, "/api/eval?id=tiny");
+    assert_eq!(code, 200);
+    let rows = e["per_image"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "{e}");
+    assert_eq!(rows.iter().filter(|r| r["codec"] == "ae").count(), 3);
+    assert!(
+        rows[0]["values"]["ssim"]
+            .as_f64()
+            .is_some_and(|x| x > 0.0 && x <= 1.0)
+    );
+    assert_eq!(e["summary"]["autoencoder"]["codec"], "autoencoder");
+
     // The page and its assets come from the binary.
     let (code, head, body) = get(&s.addr, "/");
     assert_eq!(code, 200);
@@ -212,6 +246,9 @@ fn bad_requests_get_clear_4xx_answers() {
         // A link out of the root is not a run of this root.
         ("/api/config?run=out", 404, "no run"),
         ("/api/curves?run=broken", 200, ""),
+        ("/api/eval", 400, "missing ?eval"),
+        ("/api/eval?id=../tiny", 403, "outside"),
+        ("/api/eval?id=tiny/eval", 404, "no evaluation"),
         ("/assets/../Cargo.toml", 403, "no asset"),
         ("/assets/%2e%2e/Cargo.toml", 403, "no asset"),
         ("/assets/nothing.js", 404, "no asset"),
@@ -222,6 +259,18 @@ fn bad_requests_get_clear_4xx_answers() {
         assert_eq!(code, want, "{path}: {text}");
         assert!(text.contains(says), "{path}: {text}");
     }
+    // A damaged evaluation file is named, not a 500.
+    let csv = dir.path().join("runs/tiny/eval/per_image.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.replacen(",ae,", ",ae,,", 1)).unwrap();
+    let (code, _, body) = get(&s.addr, "/api/eval?id=tiny");
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("per_image.csv:2") && body.contains("cells"),
+        "{body}"
+    );
+
     // Malformed queries, other methods, garbage bodies: 4xx, and the server lives on.
     let (code, _, _) = get(&s.addr, "/api/curves?run=tiny&points=many");
     assert_eq!(code, 400);

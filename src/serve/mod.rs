@@ -7,6 +7,8 @@
 //! - `GET /api/curves?run=ID&points=N`: its training and validation curves, thinned to N
 //!   points on the server.
 //! - `GET /api/config?run=ID`: its resolved experiment (`config.toml`).
+//! - `GET /api/evals`: every earlier evaluation under the runs root (`summary.json`);
+//!   `GET /api/eval?id=ID`: one, with its per-image rows (`per_image.csv`).
 //! - `GET /api/events`: server-sent events; `runs` whenever a run's files change (so the page
 //!   updates live while a run trains, without reloading).
 //!
@@ -15,6 +17,7 @@
 //! among the folders found under the root (never joined to a path), so `..`, absolute paths
 //! and links out of the root are refused (403) or unknown (404).
 
+pub mod evals;
 pub mod runs;
 
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +86,8 @@ pub fn router(opts: ServeOptions) -> Router {
         .route("/api/runs", get(list_runs))
         .route("/api/curves", get(curves))
         .route("/api/config", get(config))
+        .route("/api/evals", get(list_evals))
+        .route("/api/eval", get(eval))
         .route("/api/events", get(events))
         .route("/", get(|| asset("index.html".to_string())))
         .route(
@@ -182,12 +187,13 @@ struct RunQuery {
     points: Option<usize>,
 }
 
-/// The run folder `id` names, looked up among those found under the root.
-fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError> {
+/// `id` from the query, refused (403) when it reads as a path out of a root: ids are only
+/// ever compared with the ids of discovered folders; this says why a path-like one fails.
+fn checked_id<'a>(id: Option<&'a str>, what: &str) -> Result<&'a str, ApiError> {
     let id = id.ok_or_else(|| {
         ApiError(
             StatusCode::BAD_REQUEST,
-            "missing ?run=ID (an id from /api/runs)".into(),
+            format!("missing ?{what}=ID (an id from /api/{what}s)"),
         )
     })?;
     let outside = id.starts_with('/')
@@ -197,11 +203,15 @@ fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError
     if outside {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
-            format!(
-                "run {id:?}: not a run id; paths outside the checkpoints folder are not served"
-            ),
+            format!("{what} {id:?}: not an id; paths outside the served folders are not served"),
         ));
     }
+    Ok(id)
+}
+
+/// The run folder `id` names, looked up among those found under the root.
+fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError> {
+    let id = checked_id(id, "run")?;
     runs::discover(&state.opts.checkpoints)
         .into_iter()
         .find(|r| r.id == id)
@@ -211,6 +221,62 @@ fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError
                 format!("no run {id:?} under {}", state.opts.checkpoints.display()),
             )
         })
+}
+
+#[derive(Serialize)]
+struct EvalList {
+    root: String,
+    evals: Vec<evals::Listed>,
+    unreadable: Vec<runs::Unreadable>,
+}
+
+async fn list_evals(State(state): State<Arc<AppState>>) -> Json<EvalList> {
+    let root = state.opts.runs.clone();
+    let mut out = EvalList {
+        root: root.display().to_string(),
+        evals: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for e in evals::discover(&root) {
+        match evals::summary(&e) {
+            Ok(l) => out.evals.push(l),
+            Err(error) => out.unreadable.push(runs::Unreadable { id: e.id, error }),
+        }
+    }
+    Json(out)
+}
+
+#[derive(Deserialize)]
+struct EvalQuery {
+    id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EvalDetail {
+    #[serde(flatten)]
+    listed: evals::Listed,
+    per_image: Vec<evals::ImageRow>,
+}
+
+async fn eval(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<EvalQuery>,
+) -> Result<Json<EvalDetail>, ApiError> {
+    let id = checked_id(q.id.as_deref(), "eval")?;
+    let e = evals::discover(&state.opts.runs)
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no evaluation {id:?} under {}", state.opts.runs.display()),
+            )
+        })?;
+    let unreadable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+    Ok(Json(EvalDetail {
+        listed: evals::summary(&e).map_err(unreadable)?,
+        per_image: evals::per_image(&e).map_err(unreadable)?,
+    }))
 }
 
 /// Most points a curve comes back with unless asked for fewer.

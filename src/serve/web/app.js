@@ -197,6 +197,114 @@ async function refreshCurves() {
   }
 }
 
+// Evaluations: the paper's averages panel, per-image plots and a sortable table.
+let evalRows = [], evalSort = { key: "image", dir: 1 };
+const evalCharts = [];
+
+async function refreshEvals() {
+  try {
+    const list = await getJson("/api/evals");
+    const tb = document.querySelector("#evals tbody");
+    tb.replaceChildren(...list.evals.map((e) => {
+      const s = e.summary, a = s.autoencoder, j = (s.jpeg || [])[0] || {};
+      const tr = document.createElement("tr");
+      tr.dataset.eval = e.id;
+      const jq = j.quality === undefined ? "-" : `${esc(j.codec)} q${j.quality}${j.chosen_by ? ` (${esc(j.chosen_by)})` : ""}`;
+      tr.innerHTML = [esc(e.id), s.count, fmt(a.psnr, 2), fmt(a.ssim, 4), fmt(a.colour && a.colour.delta_e, 2),
+        fmt(a.ratio, 2), jq, fmt(j.psnr, 2), fmt(j.ssim, 4), fmt(j.colour && j.colour.delta_e, 2), fmt(j.ratio, 2)]
+        .map((c, i) => `<td class="${i === 0 || i === 6 ? "" : "num"}">${c}</td>`).join("");
+      tr.addEventListener("click", () => openEval(e.id));
+      return tr;
+    }));
+  } catch (e) {
+    showError(`cannot list evaluations: ${e.message}`);
+  }
+}
+
+async function openEval(id) {
+  try {
+    const d = await getJson("/api/eval", { id });
+    const s = d.summary;
+    $("eval-id").textContent = id;
+    const rows = [["autoencoder", s.autoencoder], ...(s.jpeg || []).map((j) => [`${j.codec} q${j.quality}`, j])];
+    $("averages").innerHTML = "<tr><th></th><th class=num>PSNR (dB)</th><th class=num>SSIM</th><th class=num>ΔE00</th>" +
+      "<th class=num>ratio</th><th class=num>bpp</th><th class=num>s / image</th></tr>" +
+      rows.map(([n, c]) => `<tr><td>${esc(n)}</td><td class=num>${fmt(c.psnr, 2)}</td><td class=num>${fmt(c.ssim, 4)}</td>` +
+        `<td class=num>${fmt(c.colour && c.colour.delta_e, 2)}</td><td class=num>${fmt(c.ratio, 2)}</td>` +
+        `<td class=num>${fmt(c.bpp, 3)}</td><td class=num>${fmt(c.seconds_per_image, 5)}</td></tr>`).join("");
+    // One row per image: the autoencoder's figures and the first JPEG setting's.
+    const byImage = new Map();
+    const jq = s.jpeg && s.jpeg[0] ? String(s.jpeg[0].quality) : null;
+    for (const r of d.per_image) {
+      const x = byImage.get(r.image) || { image: r.image };
+      if (r.codec === "ae") x.ae = r.values; else if (r.quality === jq && !x.jpeg) x.jpeg = r.values;
+      byImage.set(r.image, x);
+    }
+    evalRows = [...byImage.values()].sort((a, b) => a.image < b.image ? -1 : 1);
+    // Shown first: the charts take their width from the visible card.
+    $("eval-detail").hidden = false;
+    drawEvalCharts();
+    renderPerImage();
+  } catch (e) {
+    showError(`evaluation ${id}: ${e.message}`);
+  }
+}
+
+function drawEvalCharts() {
+  for (const c of evalCharts) c.destroy();
+  evalCharts.length = 0;
+  const host = $("eval-charts");
+  host.replaceChildren();
+  const names = evalRows.map((r) => r.image);
+  const xs = evalRows.map((_, i) => i);
+  for (const [key, title] of [["ssim", "SSIM per image"], ["psnr", "PSNR per image (dB)"], ["ratio", "compression ratio per image"]]) {
+    const div = document.createElement("div");
+    div.className = "chart";
+    host.appendChild(div);
+    const get = (part) => evalRows.map((r) => r[part] ? r[part][key] : null);
+    evalCharts.push(new uPlot({
+      title, width: Math.max(300, div.clientWidth - 16), height: 220,
+      scales: { x: { time: false } },
+      axes: [{ label: "image (by name)" }, { size: 60, values: (u, t) => t.map((v) => +v.toPrecision(3)) }],
+      series: [
+        { label: "image", value: (u, v) => v === null ? "-" : names[v] },
+        { label: "autoencoder", stroke: COLOURS[0], width: 1 },
+        { label: "JPEG", stroke: COLOURS[1], width: 1 },
+      ],
+    }, [xs, get("ae"), get("jpeg")], div));
+  }
+}
+
+function renderPerImage() {
+  const cols = [["image", "image"], ["ae.psnr", "AE PSNR"], ["ae.ssim", "AE SSIM"], ["ae.delta_e", "AE ΔE00"],
+    ["ae.ratio", "AE ratio"], ["jpeg.psnr", "JPEG PSNR"], ["jpeg.ssim", "JPEG SSIM"], ["jpeg.delta_e", "JPEG ΔE00"], ["jpeg.ratio", "JPEG ratio"]];
+  const val = (r, k) => {
+    if (k === "image") return r.image;
+    const [p, f] = k.split(".");
+    return r[p] ? r[p][f] : null;
+  };
+  const { key, dir } = evalSort;
+  const rows = [...evalRows].sort((a, b) => {
+    const x = val(a, key), y = val(b, key);
+    if (x === y) return 0;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return (x < y ? -1 : 1) * dir;
+  });
+  const head = document.querySelector("#per-image thead");
+  head.innerHTML = "<tr>" + cols.map(([k, n]) =>
+    `<th data-key="${k}" class="${k === "image" ? "" : "num"} ${k === key ? (dir === 1 ? "sorted-asc" : "sorted-desc") : ""}">${n}</th>`).join("") + "</tr>";
+  head.querySelectorAll("th").forEach((th) => th.addEventListener("click", () => {
+    evalSort = { key: th.dataset.key, dir: evalSort.key === th.dataset.key ? -evalSort.dir : 1 };
+    renderPerImage();
+  }));
+  const digits = { psnr: 2, ssim: 4, delta_e: 2, ratio: 2 };
+  document.querySelector("#per-image tbody").innerHTML = rows.map((r) => "<tr>" + cols.map(([k]) => {
+    const v = val(r, k);
+    return k === "image" ? `<td>${esc(v)}</td>` : `<td class=num>${fmt(v, digits[k.split(".")[1]])}</td>`;
+  }).join("") + "</tr>").join("");
+}
+
 function connect() {
   const es = new EventSource(api("/api/events"));
   es.addEventListener("runs", async () => {
@@ -218,4 +326,8 @@ $("logy").addEventListener("change", drawCharts);
 for (const id of (new URLSearchParams(location.search).get("select") || "").split(",")) {
   if (id) selected.add(id);
 }
-refreshRuns().then(refreshCurves).then(connect);
+$("worst").addEventListener("click", () => { evalSort = { key: "ae.ssim", dir: 1 }; renderPerImage(); });
+// ?eval=id opens that evaluation.
+const evalParam = new URLSearchParams(location.search).get("eval");
+refreshRuns().then(refreshCurves).then(refreshEvals)
+  .then(() => evalParam ? openEval(evalParam) : null).then(connect);
