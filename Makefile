@@ -4,7 +4,8 @@
 # Needs: a Rust toolchain (cargo, from rustup), and on Debian/Ubuntu apt-get, dpkg-deb and
 # sha256sum for the datasets; cmake and nasm build the bundled libjpeg-turbo (`make deps`
 # checks them all, and installs cmake and nasm when run as root); the AVIF and JPEG XL
-# baselines are Debian's libavif-bin and libjxl-tools (`make codec-tools`, for test and rd).
+# baselines are Debian's libavif-bin and libjxl-tools (`make codec-tools`, for test and rd); the
+# browser tests drive Debian's chromium and chromium-driver (`make browser`, for test).
 
 SHELL      := /bin/bash
 CARGO      ?= cargo
@@ -64,7 +65,7 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: uplot serve help deps codec-tools build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
+.PHONY: uplot serve help deps codec-tools browser build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -81,6 +82,7 @@ help:
 	@echo "make codec  train the learned codecs ($(words $(CODEC)) values of lambda, about 25 minutes each on 2 cores) and draw"
 	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
 	@echo "make codec-tools  install avifenc and cjxl (Debian's libavif-bin, libjxl-tools) as root"
+	@echo "make browser      install chromium and chromedriver (Debian's chromium, chromium-driver) as root"
 	@echo "make rd     the shipped codecs (models/) against JPEG, WebP, AVIF and JPEG XL on test-1000 and"
 	@echo "            test-photos: runs/rd, runs/rd-photos (AVIF and JPEG XL: make codec-tools installs them)"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
@@ -163,6 +165,19 @@ codec-tools:
 	    apt-get install -y -qq libavif-bin libjxl-tools >/dev/null || { apt-get update -qq && apt-get install -y -qq libavif-bin libjxl-tools >/dev/null; } \
 	      || { echo "error: cannot install libavif-bin and libjxl-tools"; exit 1; }; \
 	  else echo "error:$$missing not found: the AVIF and JPEG XL baselines need 'sudo apt-get install libavif-bin libjxl-tools'"; exit 1; fi; \
+	fi
+
+# The browser tests of niclab serve drive Debian's chromium through chromedriver
+# (chromium-driver, the same version: apt pins them together). Not pinned further: Debian
+# updates the browser.
+BROWSER_TOOLS := chromium chromedriver
+browser:
+	@missing=""; for t in $(BROWSER_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing chromium and chromium-driver (the browser tests of niclab serve)"; \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	      || { echo "error: cannot install chromium and chromium-driver"; exit 1; }; \
+	  else echo "error:$$missing not found: the browser tests need 'sudo apt-get install chromium chromium-driver'"; exit 1; fi; \
 	fi
 
 # A venv for the reference tests. Debian's python3 needs python3-venv for it.
@@ -267,7 +282,7 @@ uplot:
 
 # The fuzz target compiles niclab's codec files on their own: checking it here keeps them
 # free of the rest of niclab (a cargo check on stable, no nightly needed).
-test: data weights test-venv codec-tools build
+test: data weights test-venv codec-tools browser build
 	$(CARGO_ENV) $(CARGO) test --release -j $(JOBS) $(FEATURES)
 	$(CARGO) check -j $(JOBS) --manifest-path fuzz/Cargo.toml
 

@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
+pub mod http;
+pub mod server;
+pub mod webdriver;
+
 /// The four real 128x128 test crops of tests/fixtures/quality (not their JPEG versions),
 /// sorted by name.
 pub fn quality_crops() -> Vec<PathBuf> {

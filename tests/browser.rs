@@ -1,0 +1,159 @@
+//! `niclab serve` in a real browser (headless Chromium over WebDriver): every view opened and
+//! clicked as a person would, a run training while the page watches it, and no JavaScript
+//! console error anywhere. Screenshots of each view land in `target/browser/`.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::server::{start, tree};
+use common::webdriver::Browser;
+
+/// The ids of the runs table's rows, top to bottom.
+const RUN_IDS: &str =
+    "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.dataset.run)";
+
+#[test]
+fn every_view_works_in_chromium() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &[]);
+    let b = Browser::start();
+    b.goto(&s.url);
+
+    // Runs: the two readable runs, the unreadable one named in the error bar.
+    b.wait(
+        "the runs table",
+        "return document.querySelectorAll('#runs tbody tr').length === 2",
+    );
+    assert_eq!(b.js(RUN_IDS), serde_json::json!(["s/member", "tiny"]));
+    let error = b.js("return document.getElementById('error').textContent");
+    assert!(
+        error.as_str().unwrap().contains("broken")
+            && error.as_str().unwrap().contains("config.toml"),
+        "{error}"
+    );
+    // Sorting by a header and filtering by text.
+    b.click("#runs th[data-key='id']");
+    assert_eq!(b.js(RUN_IDS), serde_json::json!(["tiny", "s/member"]));
+    b.type_into("#filter", "member");
+    assert_eq!(b.js(RUN_IDS), serde_json::json!(["s/member"]));
+    assert_eq!(
+        b.js("return document.getElementById('count').textContent"),
+        "1 of 2 runs"
+    );
+    b.js("const f = document.getElementById('filter'); f.value = ''; f.dispatchEvent(new Event('input'));");
+
+    // Curves: ticking a run draws one chart per logged quantity, its points those of the CSV.
+    b.click("#runs tr[data-run='tiny'] input");
+    let titles = b.wait(
+        "the curves of tiny",
+        "const t = [...document.querySelectorAll('#charts .u-title')].map((e) => e.textContent);
+         return t.length >= 4 ? t : null",
+    );
+    for want in ["training loss", "learning rate", "validation PSNR (dB)"] {
+        assert!(
+            titles.as_array().unwrap().iter().any(|t| t == want),
+            "{want} not in {titles}"
+        );
+    }
+    assert_eq!(
+        b.js("return charts.get('train/loss').plot.data[0]"),
+        serde_json::json!([1, 2, 3, 4, 5])
+    );
+    b.screenshot("runs");
+
+    // Config: clicking a run's name shows its resolved experiment.
+    b.click("#runs tr[data-run='tiny'] .config-link");
+    let config = b.wait(
+        "the config",
+        "return document.getElementById('config-view').hidden ? null
+              : document.getElementById('config').textContent",
+    );
+    assert!(
+        config.as_str().unwrap().contains("name = \"tiny\""),
+        "{config}"
+    );
+    b.js("document.getElementById('config-view').scrollIntoView()");
+    b.screenshot("config");
+
+    // Evaluations: the list, then one opened: the averages panel, three per-image charts and
+    // a table of the three images, worst first in one click.
+    b.wait(
+        "the evaluations list",
+        "return document.querySelectorAll('#evals tbody tr').length === 1",
+    );
+    b.click("#evals tbody tr");
+    b.wait(
+        "the evaluation",
+        "return !document.getElementById('eval-detail').hidden
+             && document.querySelectorAll('#per-image tbody tr').length === 3",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#averages td:first-child')].map((e) => e.textContent)"),
+        serde_json::json!(["autoencoder", "jpeg q50"])
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#eval-charts .uplot').length"),
+        3
+    );
+    b.click("#worst");
+    let ssim: Vec<f64> = serde_json::from_value(b.js(
+        "return [...document.querySelectorAll('#per-image tbody tr')].map((r) => +r.children[2].textContent)",
+    ))
+    .unwrap();
+    assert!(
+        ssim.windows(2).all(|w| w[0] <= w[1]) && ssim.iter().all(|&x| x > 0.0),
+        "{ssim:?}"
+    );
+    b.js("document.getElementById('eval-detail').scrollIntoView()");
+    b.screenshot("evaluation");
+
+    // Live: a run trained while the page is open appears, its curve grows and it ends
+    // finished, with no reload (a mark left on the window survives).
+    b.js("window.notReloaded = true; window.scrollTo(0, 0)");
+    let toml = std::fs::read_to_string(dir.path().join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"live\"")
+        .replace("steps = 5", "steps = 20000")
+        .replace("checkpoint_every = 3", "checkpoint_every = 1000")
+        .replace("val_every = 4", "val_every = 500");
+    std::fs::write(dir.path().join("live.toml"), toml).unwrap();
+    let mut train = Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(["train", "live.toml", "--set", "train.backend=flex"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    b.wait(
+        "the live run's row",
+        "return !!document.querySelector(\"#runs tr[data-run='live']\")",
+    );
+    b.click("#runs tr[data-run='live'] input");
+    let last_step = "const c = charts.get('train/loss'); if (!c) return null;
+        const i = c.plot.series.findIndex((s) => s.label === 'live');
+        if (i < 0) return null;
+        const ys = c.plot.data[i], xs = c.plot.data[0];
+        let k = ys.length - 1; while (k >= 0 && ys[k] === null) k--;
+        return k >= 0 ? xs[k] : null";
+    let first = b.wait("the live run's curve", last_step).as_f64().unwrap();
+    let later = b
+        .wait(
+            "the live run's curve to grow",
+            &format!("const s = (() => {{ {last_step} }})(); return s > {first} ? s : null"),
+        )
+        .as_f64()
+        .unwrap();
+    assert!(train.wait().unwrap().success());
+    b.wait(
+        "the live run to finish",
+        "const r = document.querySelector(\"#runs tr[data-run='live']\");
+         return r && r.textContent.includes('finished') && r.textContent.includes('20000 / 20000')",
+    );
+    assert!(first < later && later <= 20000.0, "{first} {later}");
+    assert_eq!(b.js("return window.notReloaded === true"), true);
+    b.screenshot("live");
+
+    let errors = b.console();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}

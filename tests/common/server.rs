@@ -1,0 +1,88 @@
+//! A `niclab serve` started over a run tree the test makes, and plain HTTP requests to it
+//! (for tests/serve.rs and tests/browser.rs).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running server, stopped when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(root: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(["serve", "--port", "0", "--checkpoints", "checkpoints"])
+        .args(extra)
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "niclab serve: http://127.0.0.1:PORT/[?token=...]  (Ctrl-C stops it)"
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .replace("0.0.0.0", "127.0.0.1");
+    Server { child, addr, url }
+}
+
+/// A tree with a trained run `tiny` and its evaluation against JPEG (3 images), a study
+/// member `s/member`, an unreadable run `broken` and a link `out` to a run folder outside
+/// the root.
+pub fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = super::tiny_project(5);
+    let root = dir.path();
+    let (code, _, err) = super::niclab(&["train", "tiny.toml"], root);
+    assert_eq!(code, 0, "{err}");
+    super::write_photos(&root.join("test"), 3, 32, 32);
+    let (code, _, err) = super::niclab(
+        &[
+            "eval",
+            "checkpoints/tiny/best.ckpt",
+            "--images",
+            "test",
+            "--jpeg-quality",
+            "50",
+            "--out",
+            "runs/tiny/eval",
+        ],
+        root,
+    );
+    assert_eq!(code, 0, "{err}");
+    let ck = root.join("checkpoints");
+    std::fs::create_dir_all(ck.join("s/member")).unwrap();
+    for f in ["config.toml", "metrics.csv", "validation.csv"] {
+        std::fs::copy(ck.join("tiny").join(f), ck.join("s/member").join(f)).unwrap();
+    }
+    std::fs::create_dir_all(ck.join("broken")).unwrap();
+    std::fs::write(ck.join("broken/config.toml"), "[model\npairs = ").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        ck.join("tiny/config.toml"),
+        outside.path().join("config.toml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), ck.join("out")).unwrap();
+    (dir, outside)
+}
