@@ -157,3 +157,92 @@ fn every_view_works_in_chromium() {
     let errors = b.console();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
+
+/// Sets a form field's value as a person choosing it would (an input or change event).
+fn choose(b: &Browser, id: &str, value: &str) {
+    b.js(&format!(
+        "const e = document.getElementById('{id}'); e.value = {value:?};
+         e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input'));
+         return e.value"
+    ));
+}
+
+#[test]
+fn the_compare_button_and_a_training_from_the_page() {
+    let (dir, _outside) = tree();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    let toml = std::fs::read_to_string(root.join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"long\"")
+        .replace("steps = 5", "steps = 100000")
+        .replace("checkpoint_every = 3", "checkpoint_every = 100000");
+    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    let s = start(root, &["--images", "test"]);
+    let b = Browser::start();
+    b.goto(&s.url);
+
+    // The paper's button: a run, a folder, JPEG quality 50; the evaluation opens when done.
+    b.wait(
+        "the compare form",
+        "return document.querySelectorAll('#cmp-images option').length === 1
+             && document.querySelectorAll('#cmp-run option').length === 2",
+    );
+    choose(&b, "cmp-run", "tiny");
+    assert_eq!(
+        b.js("return document.getElementById('cmp-out').value"),
+        "tiny-test"
+    );
+    choose(&b, "cmp-quality", "50");
+    b.click("#cmp-run-button");
+    b.wait(
+        "the comparison's evaluation",
+        "return !document.getElementById('eval-detail').hidden
+             && document.getElementById('eval-id').textContent === 'tiny-test'
+             && document.querySelectorAll('#per-image tbody tr').length === 3",
+    );
+    assert!(root.join("runs/tiny-test/eval/summary.json").is_file());
+    assert_eq!(
+        b.js("return document.querySelector('.job .state').textContent"),
+        "finished"
+    );
+    b.js("document.getElementById('jobs-view').scrollIntoView()");
+    b.screenshot("compare");
+
+    // A training started from the page: its progress and its row appear, Stop saves a
+    // checkpoint as Ctrl-C does.
+    choose(&b, "launch-file", "long.toml");
+    b.click("#launch-button");
+    b.wait(
+        "the training's progress",
+        "const d = document.querySelector(\".job[data-job='2'] .stage .done\");
+         return d && +d.textContent > 0",
+    );
+    b.wait(
+        "the training's row",
+        "const r = document.querySelector(\"#runs tr[data-run='long']\");
+         return r && r.textContent.includes('running')",
+    );
+    assert_eq!(
+        b.js("return document.getElementById('launch-button').disabled"),
+        true
+    );
+    b.js("document.getElementById('jobs-view').scrollIntoView()");
+    b.screenshot("training");
+    b.click(".job[data-job='2'] .stop");
+    b.wait(
+        "the training to stop",
+        "const s = document.querySelector(\".job[data-job='2'] .state\");
+         return s && s.textContent === 'stopped'",
+    );
+    let (step, _) = common::weights(&root.join("checkpoints/long/last.ckpt"));
+    assert!(step > 0 && step < 100_000, "{step}");
+    b.wait(
+        "the run to show interrupted",
+        "const r = document.querySelector(\"#runs tr[data-run='long']\");
+         return r && r.textContent.includes('interrupted')",
+    );
+
+    let errors = b.console();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}

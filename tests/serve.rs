@@ -230,3 +230,316 @@ fn a_missing_checkpoints_folder_is_an_error() {
         "{err}"
     );
 }
+
+/// POSTs a JSON body: (status, parsed answer).
+fn post(addr: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let (code, _, out) = request(
+        addr,
+        "POST",
+        path,
+        &["Content-Type: application/json"],
+        body.as_bytes(),
+    );
+    let v = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&out)));
+    (code, v)
+}
+
+/// Waits until job `id` has left `running`, and returns it.
+fn wait_job(addr: &str, id: u64) -> serde_json::Value {
+    let t = Instant::now();
+    loop {
+        let (_, v) = json(addr, "/api/jobs");
+        let job = v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no job {id} in {v}"));
+        if job["state"] != "running" {
+            return job;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "job {id}: {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The per-image figures of an evaluation, timing columns left out.
+fn figures(addr: &str, id: &str) -> Vec<serde_json::Value> {
+    let (code, e) = json(addr, &format!("/api/eval?id={id}"));
+    assert_eq!(code, 200, "{e}");
+    e["per_image"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let values = r["values"].as_object_mut().unwrap();
+            values.retain(|k, _| !k.contains("sec") && !k.contains("time"));
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn the_compare_button_runs_niclab_eval() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &["--images", "test"]);
+    let (code, o) = json(&s.addr, "/api/options");
+    assert_eq!(code, 200);
+    assert_eq!(
+        o["images"],
+        serde_json::json!([{"id": "test", "images": 3}])
+    );
+
+    let ask = r#"{"run": "tiny", "images": "test", "out": "from-page", "quality": "50"}"#;
+    let (code, job) = post(&s.addr, "/api/compare", ask);
+    assert_eq!(code, 202, "{job}");
+    assert_eq!(
+        (job["kind"].as_str(), job["state"].as_str()),
+        (Some("compare"), Some("running"))
+    );
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    assert_eq!(job["state"], "finished", "{job}");
+    assert_eq!(job["result"], "from-page");
+    // Followed through --progress json: each stage's last line, all images done.
+    let stages = job["progress"].as_array().unwrap();
+    assert!(!stages.is_empty(), "{job}");
+    for p in stages {
+        assert_eq!(p["done"], p["total"], "{p}");
+    }
+    // The same files `niclab eval` writes from the command line, figure for figure.
+    assert!(
+        dir.path()
+            .join("runs/from-page/eval/per_image.csv")
+            .is_file()
+    );
+    assert_eq!(figures(&s.addr, "from-page"), figures(&s.addr, "tiny"));
+
+    // Bad requests: named, 4xx, nothing started.
+    for (body, want, says) in [
+        (ask, 409, "exists"),
+        (
+            r#"{"run": "tiny", "images": "photos", "out": "x"}"#,
+            403,
+            "not one of the served image folders",
+        ),
+        (
+            r#"{"run": "../tiny", "images": "test", "out": "x"}"#,
+            403,
+            "outside",
+        ),
+        (
+            r#"{"run": "nope", "images": "test", "out": "x"}"#,
+            404,
+            "no run",
+        ),
+        (
+            r#"{"run": "tiny", "images": "test", "out": "../x"}"#,
+            400,
+            "letters, digits",
+        ),
+        (
+            r#"{"run": "tiny", "images": "test", "out": "x", "quality": "best"}"#,
+            400,
+            "not a quality",
+        ),
+        (
+            r#"{"run": "tiny", "images": "test"}"#,
+            400,
+            "missing field `out`",
+        ),
+        (
+            r#"{"run": "tiny", "images": "test", "out": "x", "shell": "rm"}"#,
+            400,
+            "unknown field",
+        ),
+        ("{not json", 400, "bad request body"),
+    ] {
+        let (code, v) = post(&s.addr, "/api/compare", body);
+        assert_eq!(code, want, "{body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{body}: {v}");
+    }
+    let (_, v) = json(&s.addr, "/api/jobs");
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 1, "{v}");
+    assert!(!dir.path().join("runs/x").exists());
+}
+
+#[test]
+fn a_training_from_the_page_stops_with_a_checkpoint_and_resumes() {
+    let (dir, _outside) = tree();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    let toml = std::fs::read_to_string(root.join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"long\"")
+        .replace("steps = 5", "steps = 4000")
+        .replace("checkpoint_every = 3", "checkpoint_every = 1000");
+    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    std::fs::write(
+        root.join("experiments/both.toml"),
+        "name = \"both\"\nexperiments = [\"long.toml\"]\n",
+    )
+    .unwrap();
+    let s = start(root, &[]);
+    let (_, o) = json(&s.addr, "/api/options");
+    assert_eq!(
+        o["experiments"],
+        serde_json::json!([
+            {"file": "both.toml", "kind": "study", "name": "both"},
+            {"file": "long.toml", "kind": "train", "name": "long"},
+        ])
+    );
+
+    let (code, job) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
+    assert_eq!(code, 202, "{job}");
+    let id = job["id"].as_u64().unwrap();
+    // One job at a time.
+    let (code, v) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
+    assert_eq!(code, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("is running"), "{v}");
+    // Stopped once it has trained a little: as Ctrl-C, a checkpoint of the step reached.
+    let metrics = root.join("checkpoints/long/metrics.csv");
+    let t = Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 50 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the training did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, v) = post(&s.addr, &format!("/api/jobs/stop?id={id}"), "");
+    assert_eq!(code, 200, "{v}");
+    let job = wait_job(&s.addr, id);
+    assert_eq!(job["state"], "stopped", "{job}");
+    let (step, _) = common::weights(&root.join("checkpoints/long/last.ckpt"));
+    assert!(step > 0 && step < 4000, "stopped at step {step}");
+    let (code, v) = post(&s.addr, &format!("/api/jobs/stop?id={id}"), "");
+    assert_eq!(code, 409, "{v}");
+
+    // Resumed from the page, it ends where an uninterrupted run ends.
+    let (code, job) = post(
+        &s.addr,
+        "/api/launch",
+        r#"{"file": "long.toml", "resume": true}"#,
+    );
+    assert_eq!(code, 202, "{job}");
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    assert_eq!(job["state"], "finished", "{job}");
+    assert!(
+        job["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--resume")
+    );
+    let train = job["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["stage"] == "train")
+        .cloned()
+        .unwrap_or_else(|| panic!("no train stage: {job}"));
+    assert_eq!(
+        (train["done"].as_u64(), train["total"].as_u64()),
+        (Some(4000), Some(4000))
+    );
+    assert_eq!(
+        common::weights(&root.join("checkpoints/long/last.ckpt")).0,
+        4000
+    );
+
+    // A failing job is reported with its own error, and the server lives on.
+    let (code, job) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
+    assert_eq!(code, 202, "{job}");
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(job["log"].to_string().contains("--resume"), "{job}");
+
+    for (path, body, want, says) in [
+        (
+            "/api/launch",
+            r#"{"file": "../tiny.toml"}"#,
+            404,
+            "no experiment",
+        ),
+        (
+            "/api/launch",
+            r#"{"file": "long.toml", "set": ["data.train=/etc"]}"#,
+            403,
+            "paths cannot",
+        ),
+        (
+            "/api/launch",
+            r#"{"file": "long.toml", "set": ["steps"]}"#,
+            400,
+            "KEY=VALUE",
+        ),
+        (
+            "/api/launch",
+            r#"{"file": "long.toml", "set": ["Train.steps=1"]}"#,
+            400,
+            "section.field",
+        ),
+        (
+            "/api/launch",
+            r#"{"file": "both.toml", "resume": true}"#,
+            400,
+            "study",
+        ),
+        ("/api/jobs/stop?id=99", "", 404, "no job"),
+        ("/api/jobs/stop", "", 400, "missing ?id"),
+    ] {
+        let (code, v) = post(&s.addr, path, body);
+        assert_eq!(code, want, "{path} {body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains(says),
+            "{path} {body}: {v}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_server_and_its_job_with_a_checkpoint() {
+    let (dir, _outside) = tree();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    let toml = std::fs::read_to_string(root.join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"long\"")
+        .replace("steps = 5", "steps = 100000")
+        .replace("checkpoint_every = 3", "checkpoint_every = 100000");
+    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    let mut s = start(root, &[]);
+    let (code, job) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
+    assert_eq!(code, 202, "{job}");
+    let metrics = root.join("checkpoints/long/metrics.csv");
+    let t = Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 50 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the training did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) with plain integers.
+    let pid = libc::pid_t::try_from(s.child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The job saved its checkpoint on the way out and released its run.
+    let (step, _) = common::weights(&root.join("checkpoints/long/last.ckpt"));
+    assert!(step > 0 && step < 100_000, "{step}");
+    assert!(!root.join("checkpoints/long/run.lock").exists());
+}

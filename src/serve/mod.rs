@@ -9,8 +9,12 @@
 //! - `GET /api/config?run=ID`: its resolved experiment (`config.toml`).
 //! - `GET /api/evals`: every earlier evaluation under the runs root (`summary.json`);
 //!   `GET /api/eval?id=ID`: one, with its per-image rows (`per_image.csv`).
+//! - `GET /api/options`: the image folders a comparison may use and the experiment and
+//!   study files a job may start.
+//! - `POST /api/compare`, `POST /api/launch`: start a job ([`launch`]); `GET /api/jobs`
+//!   lists them with their progress and log; `POST /api/jobs/stop?id=N` stops one as Ctrl-C.
 //! - `GET /api/events`: server-sent events; `runs` whenever a run's files change (so the page
-//!   updates live while a run trains, without reloading).
+//!   updates live while a run trains, without reloading), `jobs` whenever a job moves.
 //!
 //! Loopback by default. On any other address every request needs the token printed in the
 //! URL (`?token=` or `Authorization: Bearer`), else 401. A run id is only ever looked up
@@ -18,6 +22,8 @@
 //! and links out of the root are refused (403) or unknown (404).
 
 pub mod evals;
+pub mod jobs;
+pub mod launch;
 pub mod runs;
 
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +37,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +52,10 @@ pub struct ServeOptions {
     pub checkpoints: PathBuf,
     /// The TensorBoard and evaluation folders (`--runs`).
     pub runs: PathBuf,
+    /// Image folders a comparison from the page may read.
+    pub images: Vec<PathBuf>,
+    /// The experiment and study files a job from the page may start.
+    pub experiments: PathBuf,
     /// Required on every request when set (always set off loopback).
     pub token: Option<String>,
 }
@@ -54,6 +64,7 @@ pub struct ServeOptions {
 #[derive(Debug)]
 pub struct AppState {
     opts: ServeOptions,
+    jobs: Arc<jobs::Jobs>,
 }
 
 /// An API error: a status and a message the page shows.
@@ -80,14 +91,19 @@ pub fn new_token() -> String {
 }
 
 /// The app: API routes, the page and its assets, the token check.
-pub fn router(opts: ServeOptions) -> Router {
-    let state = Arc::new(AppState { opts });
+pub fn router(opts: ServeOptions, jobs: Arc<jobs::Jobs>) -> Router {
+    let state = Arc::new(AppState { opts, jobs });
     Router::new()
         .route("/api/runs", get(list_runs))
         .route("/api/curves", get(curves))
         .route("/api/config", get(config))
         .route("/api/evals", get(list_evals))
         .route("/api/eval", get(eval))
+        .route("/api/options", get(launch::options))
+        .route("/api/compare", post(launch::compare))
+        .route("/api/launch", post(launch::launch))
+        .route("/api/jobs", get(launch::jobs))
+        .route("/api/jobs/stop", post(launch::stop))
         .route("/api/events", get(events))
         .route("/", get(|| asset("index.html".to_string())))
         .route(
@@ -99,7 +115,11 @@ pub fn router(opts: ServeOptions) -> Router {
         .with_state(state)
 }
 
-/// Listens on `opts.host:opts.port`, prints the URL and serves until `shutdown` resolves.
+/// How long the server's Ctrl-C waits for its jobs to stop (a training saving a checkpoint).
+pub const JOB_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Listens on `opts.host:opts.port`, prints the URL and serves until `shutdown` resolves;
+/// then stops its jobs as Ctrl-C stops them.
 pub async fn serve(
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -127,8 +147,14 @@ pub async fn serve(
         opts.checkpoints.display(),
         opts.runs.display()
     );
-    axum::serve(listener, router(opts))
-        .with_graceful_shutdown(shutdown)
+    let exe = std::env::current_exe().context("cannot find the niclab binary to run jobs")?;
+    let jobs = jobs::Jobs::new(exe);
+    let stopping = jobs.clone();
+    axum::serve(listener, router(opts, jobs))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.stop_all(JOB_PATIENCE).await;
+        })
         .await
         .context("the server stopped")
 }
@@ -354,24 +380,41 @@ async fn events(
     State(state): State<Arc<AppState>>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
     let root = state.opts.checkpoints.clone();
-    let stream = futures_util::stream::unfold(None, move |last: Option<u64>| {
-        let root = root.clone();
-        async move {
-            loop {
-                if last.is_some() {
-                    tokio::time::sleep(POLL).await;
-                }
-                let r = root.clone();
-                let v = tokio::task::spawn_blocking(move || runs_version(&r))
-                    .await
-                    .unwrap_or(0);
-                if last != Some(v) {
-                    let ev = Event::default().event("runs").data(v.to_string());
-                    return Some((Ok(ev), Some(v)));
+    let jobs = state.jobs.clone();
+    // (runs fingerprint, jobs version) last sent, and whether to look again at once: after
+    // an event the other source is looked at before sleeping, so a training that changes
+    // its files every second cannot starve the jobs' events.
+    type Seen = (Option<u64>, Option<u64>, bool);
+    let stream = futures_util::stream::unfold(
+        (None, None, true),
+        move |(mut last_runs, mut last_jobs, mut now): Seen| {
+            let root = root.clone();
+            let jobs = jobs.clone();
+            async move {
+                loop {
+                    if !now {
+                        tokio::time::sleep(POLL).await;
+                    }
+                    now = false;
+                    let r = root.clone();
+                    let v = tokio::task::spawn_blocking(move || runs_version(&r))
+                        .await
+                        .unwrap_or(0);
+                    let j = jobs.version();
+                    let event = if last_runs != Some(v) {
+                        last_runs = Some(v);
+                        Event::default().event("runs").data(v.to_string())
+                    } else if last_jobs != Some(j) {
+                        last_jobs = Some(j);
+                        Event::default().event("jobs").data(j.to_string())
+                    } else {
+                        continue;
+                    };
+                    return Some((Ok(event), (last_runs, last_jobs, true)));
                 }
             }
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -82,6 +82,7 @@ function renderRuns() {
     return tr;
   }));
   $("count").textContent = `${rows.length} of ${runs.length} runs`;
+  fillRunChoices();
   $("empty").hidden = runs.length > 0;
   document.querySelectorAll("#runs th[data-key]").forEach((th) => {
     th.classList.toggle("sorted-asc", th.dataset.key === sortKey && sortDir === 1);
@@ -305,6 +306,125 @@ function renderPerImage() {
   }).join("") + "</tr>").join("");
 }
 
+// Jobs: the paper's compare button and trainings or studies started from the page, each a
+// child niclab process the server follows; their progress arrives as "jobs" events.
+let jobList = [];
+const myCompares = new Set(), opened = new Set();
+
+async function postJson(path, body, params) {
+  const r = await fetch(api(path, params), {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const out = await r.json().catch(() => ({ error: `${r.status} ${r.statusText}` }));
+  if (!r.ok) throw new Error(out.error || `${r.status}`);
+  return out;
+}
+
+async function refreshOptions() {
+  try {
+    const o = await getJson("/api/options");
+    $("cmp-images").replaceChildren(...o.images.map((i) => new Option(`${i.id} (${i.images} images)`, i.id)));
+    $("launch-file").replaceChildren(...o.experiments.map((e) =>
+      new Option(`${e.file} (${e.kind}${e.name ? `: ${e.name}` : ""})`, e.file)));
+    $("exp-root").textContent = o.experiments_root;
+    suggestOut();
+  } catch (e) {
+    showError(`options: ${e.message}`);
+  }
+}
+
+// The runs a comparison can use: any with a checkpoint (not those not started).
+function fillRunChoices() {
+  const sel = $("cmp-run"), cur = sel.value;
+  sel.replaceChildren(...runs.filter((r) => r.state !== "not_started").map((r) => new Option(r.id, r.id)));
+  if (cur && runs.some((r) => r.id === cur)) sel.value = cur;
+  suggestOut();
+}
+
+// A default evaluation name from the run and the folder, until the user types one.
+function suggestOut() {
+  const out = $("cmp-out");
+  if (out.dataset.edited) return;
+  const r = $("cmp-run").value, i = $("cmp-images").value;
+  if (r && i) out.value = `${r}-${i.split("/").pop()}`.replace(/[^A-Za-z0-9._-]/g, "-");
+}
+
+async function refreshJobs() {
+  try {
+    jobList = (await getJson("/api/jobs")).jobs;
+    renderJobs();
+    const busy = jobList.some((j) => j.state === "running");
+    $("cmp-run-button").disabled = busy;
+    $("launch-button").disabled = busy;
+    // A comparison started here opens when it is done, as the paper's button did.
+    for (const j of jobList) {
+      if (j.kind === "compare" && j.state === "finished" && myCompares.has(j.id) && !opened.has(j.id)) {
+        opened.add(j.id);
+        await refreshEvals();
+        await openEval(j.result);
+      }
+    }
+  } catch (e) {
+    showError(`jobs: ${e.message}`);
+  }
+}
+
+function renderJobs() {
+  $("jobs").replaceChildren(...jobList.map((j) => {
+    const div = document.createElement("div");
+    div.className = "job";
+    div.dataset.job = j.id;
+    const stages = j.progress.map((p) =>
+      `<div class="stage">${esc(p.stage)} <progress max="${p.total || 1}" value="${p.done}"></progress> ` +
+      `<span class="done">${p.done}</span> / ${p.total || "?"} <span class="muted">${esc(p.message)}</span></div>`).join("");
+    div.innerHTML = `<div class="head"><b>#${j.id}</b> <span>${esc(j.title)}</span>` +
+      `<span class="state ${esc(j.state)}">${esc(j.state)}</span>` +
+      (j.state === "running" ? `<button class="stop">Stop</button>` : "") +
+      (j.kind === "compare" && j.state === "finished" ? `<a class="open">open the evaluation</a>` : "") +
+      `</div>${stages}<pre>${esc(j.log.slice(-20).join("\n"))}</pre>`;
+    const stop = div.querySelector(".stop");
+    if (stop) stop.addEventListener("click", async () => {
+      stop.disabled = true;
+      try { await postJson("/api/jobs/stop", undefined, { id: j.id }); } catch (e) { showError(`stop: ${e.message}`); }
+    });
+    const pre = div.querySelector("pre");
+    requestAnimationFrame(() => { pre.scrollTop = pre.scrollHeight; });
+    const open = div.querySelector(".open");
+    if (open) open.addEventListener("click", async () => { await refreshEvals(); await openEval(j.result); });
+    return div;
+  }));
+}
+
+$("cmp-run").addEventListener("change", suggestOut);
+$("cmp-images").addEventListener("change", suggestOut);
+$("cmp-out").addEventListener("input", () => { $("cmp-out").dataset.edited = "1"; });
+$("compare-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const job = await postJson("/api/compare", {
+      run: $("cmp-run").value, images: $("cmp-images").value,
+      out: $("cmp-out").value, quality: $("cmp-quality").value.trim(),
+    });
+    myCompares.add(job.id);
+    showError("");
+    await refreshJobs();
+  } catch (e) {
+    showError(`compare: ${e.message}`);
+  }
+});
+$("launch-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const set = $("launch-set").value.split("\n").map((l) => l.trim()).filter((l) => l);
+    await postJson("/api/launch", { file: $("launch-file").value, set, resume: $("launch-resume").checked });
+    showError("");
+    await refreshJobs();
+  } catch (e) {
+    showError(`start: ${e.message}`);
+  }
+});
+
 function connect() {
   const es = new EventSource(api("/api/events"));
   es.addEventListener("runs", async () => {
@@ -312,6 +432,7 @@ function connect() {
     await refreshRuns();
     await refreshCurves();
   });
+  es.addEventListener("jobs", refreshJobs);
   es.onerror = () => { $("live").textContent = "○ reconnecting"; };
 }
 
@@ -329,5 +450,5 @@ for (const id of (new URLSearchParams(location.search).get("select") || "").spli
 $("worst").addEventListener("click", () => { evalSort = { key: "ae.ssim", dir: 1 }; renderPerImage(); });
 // ?eval=id opens that evaluation.
 const evalParam = new URLSearchParams(location.search).get("eval");
-refreshRuns().then(refreshCurves).then(refreshEvals)
+refreshRuns().then(refreshOptions).then(refreshCurves).then(refreshEvals)
   .then(() => evalParam ? openEval(evalParam) : null).then(connect);

@@ -21,10 +21,20 @@ pub struct Args {
     /// Folder of TensorBoard runs and evaluations (as `--runs`).
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
+    /// An image folder the page may compare on (repeatable) [default: datasets/test-1000
+    /// and datasets/test-photos, those that exist].
+    #[arg(long = "images", value_name = "DIR")]
+    pub images: Vec<PathBuf>,
+    /// Folder of the experiment and study files the page may start.
+    #[arg(long, default_value = "experiments")]
+    pub experiments: PathBuf,
     /// Require this token on every request (default: a fresh one off loopback, none on it).
     #[arg(long)]
     pub token: Option<String>,
 }
+
+/// The test sets, when no --images is given.
+const DEFAULT_IMAGES: [&str; 2] = ["datasets/test-1000", "datasets/test-photos"];
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -33,6 +43,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "--checkpoints {}: no such folder (train a run first, or name the folder your runs are in)",
         args.checkpoints.display()
     );
+    for dir in &args.images {
+        anyhow::ensure!(dir.is_dir(), "--images {}: no such folder", dir.display());
+    }
+    let images = if args.images.is_empty() {
+        DEFAULT_IMAGES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir())
+            .collect()
+    } else {
+        args.images
+    };
     let token = args
         .token
         .or_else(|| (!args.host.is_loopback()).then(new_token));
@@ -41,6 +63,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         port: args.port,
         checkpoints: args.checkpoints,
         runs: args.runs,
+        images,
+        experiments: args.experiments,
         token,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
