@@ -16,7 +16,7 @@ const RUN_IDS: &str =
 #[test]
 fn every_view_works_in_chromium() {
     let (dir, _outside) = tree();
-    let s = start(dir.path(), &[]);
+    let s = start(dir.path(), &["--images", "test"]);
     let b = Browser::start();
     b.goto(&s.url);
 
@@ -107,6 +107,71 @@ fn every_view_works_in_chromium() {
     );
     b.js("document.getElementById('eval-detail').scrollIntoView()");
     b.screenshot("evaluation");
+
+    // The viewer, opened from the table: the original and the reconstruction of the worst
+    // image with their figures; wheel zoom, pan and the split move both sides together.
+    b.click("#per-image tbody tr:first-child td.image-link");
+    b.wait(
+        "the viewer",
+        "return !document.getElementById('viewer').hidden
+             && document.getElementById('v-right-img').naturalWidth === 32
+             && document.getElementById('v-right-info').textContent.includes('bytes')",
+    );
+    assert_eq!(
+        b.js("return [document.getElementById('v-left').value, document.getElementById('v-right').value]"),
+        serde_json::json!(["original", "ae"])
+    );
+    let transforms = "return ['v-left-img', 'v-right-img'].map((i) => getComputedStyle(document.getElementById(i)).transform)";
+    let fitted = b.js(transforms);
+    b.wheel("#v-stage", (150, 40), -300);
+    b.drag("#v-stage", (150, 40), (-60, 25));
+    let moved = b.js(transforms);
+    assert_eq!(moved[0], moved[1], "the two sides drifted apart");
+    assert_ne!(moved[0], fitted[0], "wheel and drag changed nothing");
+    assert_eq!(
+        b.js("return document.getElementById('v-zoom').textContent"),
+        format!(
+            "{} %",
+            (b.js("return view.s").as_f64().unwrap() * 100.0).round()
+        )
+    );
+    b.drag("#v-split", (0, 0), (-200, 0));
+    let split = b.js("return view.split").as_f64().unwrap();
+    assert!(split < 0.5, "{split}");
+    assert!(
+        b.js("return document.getElementById('v-right-layer').style.clipPath")
+            .as_str()
+            .unwrap()
+            .starts_with("inset(0px 0px 0px"),
+    );
+    // Keys: the next image, the sides swapped, the error map of the reconstruction.
+    b.key("\u{E014}");
+    b.wait(
+        "the next image",
+        "return document.getElementById('v-pos').textContent === '2 / 3'",
+    );
+    b.key("s");
+    b.wait(
+        "the sides swapped",
+        "return document.getElementById('v-left').value === 'ae'",
+    );
+    b.key("s");
+    b.key("e");
+    let error = b.wait(
+        "the error map",
+        "const c = document.getElementById('v-err');
+         if (c.hidden || c.width !== 32) return null;
+         const d = c.getContext('2d').getImageData(0, 0, 32, 32).data;
+         let sum = 0; for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+         return sum",
+    );
+    assert!(error.as_f64().unwrap() > 0.0, "an error map of nothing");
+    b.screenshot("viewer");
+    b.key("\u{E00C}");
+    assert_eq!(
+        b.js("return document.getElementById('viewer').hidden"),
+        true
+    );
 
     // Live: a run trained while the page is open appears, its curve grows and it ends
     // finished, with no reload (a mark left on the window survives).

@@ -129,3 +129,89 @@ pub fn per_image(e: &EvalDir) -> Result<Vec<ImageRow>, String> {
         })
         .collect()
 }
+
+/// Extensions of the files a browser can show, in the order they are looked for.
+const SHOWN: [(&str, &str); 4] = [
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("webp", "image/webp"),
+    ("avif", "image/avif"),
+];
+
+/// Folders of an evaluation that hold no codec's images.
+const NOT_VERSIONS: [&str; 2] = ["plots", "strips"];
+
+/// One version of the images the viewer can show: `ae` (the autoencoder's reconstructions)
+/// or a classical codec at one setting (`jpeg-q79`), with the `per_image.csv` rows it
+/// matches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Version {
+    /// Its folder's name.
+    pub name: String,
+    /// `ae` or the codec (the `codec` column).
+    pub codec: String,
+    /// The `quality` column of its rows (empty for the autoencoder).
+    pub quality: String,
+}
+
+/// The versions an evaluation kept images of (none with `--no-images`), sorted by name
+/// with `ae` first.
+pub fn versions(e: &EvalDir) -> Vec<Version> {
+    let Ok(entries) = fs::read_dir(&e.dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Version> = entries
+        .filter_map(|d| d.ok())
+        .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|d| d.file_name().to_str().map(String::from))
+        .filter(|n| !NOT_VERSIONS.contains(&n.as_str()))
+        .map(|name| {
+            let (codec, setting) = name.split_once('-').unwrap_or((&name, ""));
+            let quality: String = setting.chars().filter(char::is_ascii_digit).collect();
+            Version {
+                codec: codec.to_string(),
+                quality,
+                name: name.clone(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.name != "ae", &a.name).cmp(&(b.name != "ae", &b.name)));
+    out
+}
+
+/// An image name of `per_image.csv` that is safe to look up under a folder: relative, no
+/// `..`, no empty or `.` parts.
+fn plain_name(name: &str) -> bool {
+    !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains('\0')
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// The file of `image` in `folder` (an image name from `per_image.csv`, checked plain)
+/// under any shown extension, with its content type.
+pub fn shown_file(folder: &Path, image: &str) -> Option<(PathBuf, &'static str)> {
+    if !plain_name(image) {
+        return None;
+    }
+    let exact = folder.join(image);
+    let stem = exact.with_extension("");
+    let by_ext = |p: &Path| {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        SHOWN.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m)
+    };
+    // A plain file inside the folder: a link out of it is not shown.
+    let inside = |p: &Path| {
+        fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+            && matches!((p.canonicalize(), folder.canonicalize()), (Ok(f), Ok(d)) if f.starts_with(&d))
+    };
+    if let Some(mime) = by_ext(&exact).filter(|_| inside(&exact)) {
+        return Some((exact, mime));
+    }
+    SHOWN.iter().find_map(|(ext, mime)| {
+        let p = stem.with_extension(ext);
+        inside(&p).then_some((p, *mime))
+    })
+}

@@ -8,7 +8,9 @@
 //!   points on the server.
 //! - `GET /api/config?run=ID`: its resolved experiment (`config.toml`).
 //! - `GET /api/evals`: every earlier evaluation under the runs root (`summary.json`);
-//!   `GET /api/eval?id=ID`: one, with its per-image rows (`per_image.csv`).
+//!   `GET /api/eval?id=ID`: one, with its per-image rows (`per_image.csv`) and the versions
+//!   of its images; `GET /api/eval/file?id=ID&version=V&image=NAME`: one image, for the
+//!   viewer.
 //! - `GET /api/options`: the image folders a comparison may use and the experiment and
 //!   study files a job may start.
 //! - `POST /api/compare`, `POST /api/launch`: start a job ([`launch`]); `GET /api/jobs`
@@ -99,6 +101,7 @@ pub fn router(opts: ServeOptions, jobs: Arc<jobs::Jobs>) -> Router {
         .route("/api/config", get(config))
         .route("/api/evals", get(list_evals))
         .route("/api/eval", get(eval))
+        .route("/api/eval/file", get(eval_file))
         .route("/api/options", get(launch::options))
         .route("/api/compare", post(launch::compare))
         .route("/api/launch", post(launch::launch))
@@ -282,14 +285,16 @@ struct EvalDetail {
     #[serde(flatten)]
     listed: evals::Listed,
     per_image: Vec<evals::ImageRow>,
+    /// The versions the viewer can show.
+    versions: Vec<evals::Version>,
+    /// Whether the originals can be shown (their folder is one of the served ones).
+    originals: bool,
 }
 
-async fn eval(
-    State(state): State<Arc<AppState>>,
-    Query(q): Query<EvalQuery>,
-) -> Result<Json<EvalDetail>, ApiError> {
-    let id = checked_id(q.id.as_deref(), "eval")?;
-    let e = evals::discover(&state.opts.runs)
+/// The evaluation `id` names, looked up among those found under the runs root.
+fn find_eval(state: &AppState, id: Option<&str>) -> Result<evals::EvalDir, ApiError> {
+    let id = checked_id(id, "eval")?;
+    evals::discover(&state.opts.runs)
         .into_iter()
         .find(|e| e.id == id)
         .ok_or_else(|| {
@@ -297,12 +302,104 @@ async fn eval(
                 StatusCode::NOT_FOUND,
                 format!("no evaluation {id:?} under {}", state.opts.runs.display()),
             )
-        })?;
-    let unreadable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+        })
+}
+
+fn unreadable(m: String) -> ApiError {
+    ApiError(StatusCode::UNPROCESSABLE_ENTITY, m)
+}
+
+/// The folder the evaluation read its originals from, when it is one of `--images` (the
+/// server shows no file of any other folder).
+fn originals_folder(state: &AppState, listed: &evals::Listed) -> Option<PathBuf> {
+    let folder = PathBuf::from(listed.summary.get("images")?.as_str()?);
+    let canonical = folder.canonicalize().ok()?;
+    state
+        .opts
+        .images
+        .iter()
+        .any(|d| d.canonicalize().is_ok_and(|c| c == canonical))
+        .then_some(folder)
+}
+
+async fn eval(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<EvalQuery>,
+) -> Result<Json<EvalDetail>, ApiError> {
+    let e = find_eval(&state, q.id.as_deref())?;
+    let listed = evals::summary(&e).map_err(unreadable)?;
     Ok(Json(EvalDetail {
-        listed: evals::summary(&e).map_err(unreadable)?,
+        originals: originals_folder(&state, &listed).is_some(),
         per_image: evals::per_image(&e).map_err(unreadable)?,
+        versions: evals::versions(&e),
+        listed,
     }))
+}
+
+#[derive(Deserialize)]
+struct FileQuery {
+    id: Option<String>,
+    version: Option<String>,
+    image: Option<String>,
+}
+
+/// `GET /api/eval/file?id=ID&version=V&image=NAME`: one image of an evaluation as stored
+/// (`original`, `ae` or a codec's folder), for the viewer. The image must be a row of its
+/// `per_image.csv` and the version one of its folders.
+async fn eval_file(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    let e = find_eval(&state, q.id.as_deref())?;
+    let (Some(version), Some(image)) = (q.version.as_deref(), q.image.as_deref()) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "missing ?version=V&image=NAME".into(),
+        ));
+    };
+    let rows = evals::per_image(&e).map_err(unreadable)?;
+    if !rows.iter().any(|r| r.image == image) {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no image {image:?} in evaluation {}", e.id),
+        ));
+    }
+    let folder = if version == "original" {
+        let listed = evals::summary(&e).map_err(unreadable)?;
+        originals_folder(&state, &listed).ok_or_else(|| {
+            ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the originals of {} are not in a served folder (niclab serve --images DIR)",
+                    e.id
+                ),
+            )
+        })?
+    } else {
+        evals::versions(&e)
+            .into_iter()
+            .find(|v| v.name == version)
+            .map(|v| e.dir.join(v.name))
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    format!("no version {version:?} in evaluation {}", e.id),
+                )
+            })?
+    };
+    let (path, mime) = evals::shown_file(&folder, image).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no {version} file of {image:?} the browser can show"),
+        )
+    })?;
+    let bytes = std::fs::read(&path).map_err(|err| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
 }
 
 /// Most points a curve comes back with unless asked for fewer.

@@ -161,6 +161,40 @@ impl Browser {
         );
     }
 
+    fn actions(&self, actions: Value) {
+        self.session_call("POST", "/actions", Some(json!({ "actions": actions })));
+        self.session_call("DELETE", "/actions", None);
+    }
+
+    /// One wheel turn over the element, `(x, y)` from its centre (`dy` < 0: away from the
+    /// user, which zooms in).
+    pub fn wheel(&self, css: &str, (x, y): (i64, i64), dy: i64) {
+        let e = self.find(css);
+        self.actions(json!([{"type": "wheel", "id": "wheel", "actions": [
+            {"type": "scroll", "origin": { ELEMENT: e }, "x": x, "y": y, "deltaX": 0, "deltaY": dy}
+        ]}]));
+    }
+
+    /// A mouse drag from `(x, y)` off the element's centre, by `(dx, dy)`.
+    pub fn drag(&self, css: &str, (x, y): (i64, i64), (dx, dy): (i64, i64)) {
+        let e = self.find(css);
+        self.actions(json!([{"type": "pointer", "id": "mouse",
+            "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": { ELEMENT: e }, "x": x, "y": y},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "duration": 150, "origin": "pointer", "x": dx, "y": dy},
+            {"type": "pointerUp", "button": 0},
+        ]}]));
+    }
+
+    /// Presses and releases a key (a character, or a WebDriver key code such as
+    /// `\u{E014}`, the right arrow).
+    pub fn key(&self, key: &str) {
+        self.actions(json!([{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key},
+        ]}]));
+    }
+
     /// Saves a PNG of the window as `target/browser/NAME.png`.
     pub fn screenshot(&self, name: &str) {
         let v = self.session_call("GET", "/screenshot", None);

@@ -199,7 +199,7 @@ async function refreshCurves() {
 }
 
 // Evaluations: the paper's averages panel, per-image plots and a sortable table.
-let evalRows = [], evalSort = { key: "image", dir: 1 };
+let evalRows = [], evalSort = { key: "image", dir: 1 }, evalDetail = null, tableOrder = [];
 const evalCharts = [];
 
 async function refreshEvals() {
@@ -225,6 +225,8 @@ async function refreshEvals() {
 async function openEval(id) {
   try {
     const d = await getJson("/api/eval", { id });
+    evalDetail = d;
+    view.evalId = id;
     const s = d.summary;
     $("eval-id").textContent = id;
     const rows = [["autoencoder", s.autoencoder], ...(s.jpeg || []).map((j) => [`${j.codec} q${j.quality}`, j])];
@@ -272,6 +274,10 @@ function drawEvalCharts() {
         { label: "autoencoder", stroke: COLOURS[0], width: 1 },
         { label: "JPEG", stroke: COLOURS[1], width: 1 },
       ],
+      // A click on a point opens that image in the viewer.
+      hooks: { ready: [(u) => u.over.addEventListener("click", () => {
+        if (u.cursor.idx !== null && u.cursor.idx !== undefined) openViewer(evalRows[u.cursor.idx].image);
+      })] },
     }, [xs, get("ae"), get("jpeg")], div));
   }
 }
@@ -300,10 +306,205 @@ function renderPerImage() {
     renderPerImage();
   }));
   const digits = { psnr: 2, ssim: 4, delta_e: 2, ratio: 2 };
-  document.querySelector("#per-image tbody").innerHTML = rows.map((r) => "<tr>" + cols.map(([k]) => {
+  tableOrder = rows.map((r) => r.image);
+  const body = document.querySelector("#per-image tbody");
+  body.innerHTML = rows.map((r) => "<tr>" + cols.map(([k]) => {
     const v = val(r, k);
-    return k === "image" ? `<td>${esc(v)}</td>` : `<td class=num>${fmt(v, digits[k.split(".")[1]])}</td>`;
+    return k === "image" ? `<td class="image-link" title="open in the viewer">${esc(v)}</td>` : `<td class=num>${fmt(v, digits[k.split(".")[1]])}</td>`;
   }).join("") + "</tr>").join("");
+  body.querySelectorAll("td.image-link").forEach((td, i) => td.addEventListener("click", () => openViewer(rows[i].image)));
+}
+
+// The viewer: two versions of one image over each other with a split between them. Zoom and
+// pan are one transform shared by both sides, so the two can never drift apart.
+const view = { evalId: null, order: [], index: 0, left: "original", right: "ae", s: 1, tx: 0, ty: 0, split: 0.5, w: 0, h: 0, fitted: false };
+
+function versionNames() {
+  return [...(evalDetail.originals ? ["original"] : []), ...evalDetail.versions.map((v) => v.name)];
+}
+
+const fileUrl = (version, image) => api("/api/eval/file", { id: view.evalId, version, image });
+
+function openViewer(image) {
+  if (!evalDetail) return;
+  const names = versionNames();
+  if (!names.length) {
+    showError("this evaluation kept no images (it was made with niclab eval --no-images)");
+    return;
+  }
+  view.order = tableOrder.length ? [...tableOrder] : evalRows.map((r) => r.image);
+  view.index = Math.max(0, view.order.indexOf(image));
+  if (!names.includes(view.left)) view.left = names[0];
+  if (!names.includes(view.right) || view.right === view.left) view.right = names.find((n) => n !== view.left) || names[0];
+  for (const id of ["v-left", "v-right"]) $(id).replaceChildren(...names.map((n, i) => new Option(`${i + 1}  ${n}`, n)));
+  $("v-error").disabled = !evalDetail.originals;
+  $("viewer").hidden = false;
+  view.fitted = false;
+  loadViewer();
+}
+
+async function loadViewer() {
+  const image = view.order[view.index];
+  $("v-left").value = view.left;
+  $("v-right").value = view.right;
+  $("v-name").textContent = image;
+  $("v-pos").textContent = `${view.index + 1} / ${view.order.length}`;
+  const L = $("v-left-img"), R = $("v-right-img");
+  L.src = fileUrl(view.left, image);
+  R.src = fileUrl(view.right, image);
+  try {
+    await Promise.all([L.decode(), R.decode()]);
+  } catch (e) {
+    showError(`viewer: cannot show ${image} (${view.left} / ${view.right})`);
+    return;
+  }
+  const sized = view.w === L.naturalWidth && view.h === L.naturalHeight;
+  view.w = L.naturalWidth;
+  view.h = L.naturalHeight;
+  if (!view.fitted || !sized) fitView(); else applyView();
+  $("v-left-info").textContent = sideInfo(view.left, image);
+  $("v-right-info").textContent = sideInfo(view.right, image);
+  await drawErrorMap();
+}
+
+// Bytes, bpp, PSNR, SSIM, ΔE00 and time of one side, from per_image.csv.
+function sideInfo(version, image) {
+  if (version === "original") return `original: ${view.w} × ${view.h}`;
+  const v = evalDetail.versions.find((x) => x.name === version);
+  const row = v && evalDetail.per_image.find((r) => r.image === image && r.codec === v.codec && (v.codec === "ae" || r.quality === v.quality));
+  if (!row) return version;
+  const x = row.values;
+  return `${version}: ${x.bytes} bytes, ${fmt(x.bpp, 3)} bpp, PSNR ${fmt(x.psnr, 2)} dB, SSIM ${fmt(x.ssim, 4)}, ` +
+    `ΔE00 ${fmt(x.delta_e, 2)}, ${fmt(x.seconds * 1000, 2)} ms`;
+}
+
+function applyView() {
+  const t = `translate(${view.tx}px, ${view.ty}px) scale(${view.s})`;
+  for (const id of ["v-left-img", "v-right-img", "v-err"]) $(id).style.transform = t;
+  const x = view.split * $("v-stage").clientWidth;
+  $("v-right-layer").style.clipPath = `inset(0 0 0 ${x}px)`;
+  $("v-split").style.left = `${x}px`;
+  for (const id of ["v-left-layer", "v-right-layer"]) $(id).classList.toggle("pixelated", view.s >= 2);
+  $("v-zoom").textContent = `${Math.round(view.s * 100)} %`;
+}
+
+function placeView(s) {
+  const st = $("v-stage"), W = st.clientWidth, H = st.clientHeight;
+  view.s = s;
+  view.tx = (W - view.w * s) / 2;
+  view.ty = (H - view.h * s) / 2;
+  applyView();
+}
+
+function fitView() {
+  const st = $("v-stage");
+  view.fitted = true;
+  placeView(Math.min(st.clientWidth / view.w, st.clientHeight / view.h));
+}
+
+// Zoom by `factor` keeping the stage point (mx, my) where it is.
+function zoomAt(factor, mx, my) {
+  const s = Math.min(64, Math.max(0.05, view.s * factor));
+  view.tx = mx - (mx - view.tx) * s / view.s;
+  view.ty = my - (my - view.ty) * s / view.s;
+  view.s = s;
+  applyView();
+}
+
+// |right - original| per channel, times the gain, in place of the right side.
+async function drawErrorMap() {
+  const c = $("v-err");
+  const on = $("v-error").checked && evalDetail.originals && view.right !== "original";
+  c.hidden = !on;
+  $("v-right-img").style.visibility = on ? "hidden" : "";
+  if (!on) return;
+  const orig = new Image();
+  orig.src = fileUrl("original", view.order[view.index]);
+  await orig.decode();
+  const pixels = (img) => {
+    const k = document.createElement("canvas");
+    k.width = view.w;
+    k.height = view.h;
+    const g = k.getContext("2d");
+    g.drawImage(img, 0, 0);
+    return g.getImageData(0, 0, view.w, view.h).data;
+  };
+  const a = pixels(orig), b = pixels($("v-right-img"));
+  const gain = Math.max(1, +$("v-gain").value || 8);
+  c.width = view.w;
+  c.height = view.h;
+  const g = c.getContext("2d"), out = g.createImageData(view.w, view.h);
+  for (let i = 0; i < a.length; i += 4) {
+    for (let k = 0; k < 3; k++) out.data[i + k] = Math.min(255, Math.abs(a[i + k] - b[i + k]) * gain);
+    out.data[i + 3] = 255;
+  }
+  g.putImageData(out, 0, 0);
+}
+
+function stepImage(d) {
+  view.index = (view.index + d + view.order.length) % view.order.length;
+  loadViewer();
+}
+
+function swapSides() {
+  [view.left, view.right] = [view.right, view.left];
+  loadViewer();
+}
+
+{
+  const st = $("v-stage");
+  let drag = null;
+  st.addEventListener("pointerdown", (e) => {
+    drag = { mode: e.target.id === "v-split" ? "split" : "pan", x: e.clientX, y: e.clientY };
+    st.setPointerCapture(e.pointerId);
+    if (drag.mode === "pan") st.classList.add("panning");
+  });
+  st.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    if (drag.mode === "split") {
+      const r = st.getBoundingClientRect();
+      view.split = Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
+    } else {
+      view.tx += e.clientX - drag.x;
+      view.ty += e.clientY - drag.y;
+    }
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    applyView();
+  });
+  const end = () => { drag = null; st.classList.remove("panning"); };
+  st.addEventListener("pointerup", end);
+  st.addEventListener("pointercancel", end);
+  st.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = st.getBoundingClientRect();
+    zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left, e.clientY - r.top);
+  }, { passive: false });
+  $("v-left").addEventListener("change", () => { view.left = $("v-left").value; loadViewer(); });
+  $("v-right").addEventListener("change", () => { view.right = $("v-right").value; loadViewer(); });
+  $("v-swap").addEventListener("click", swapSides);
+  $("v-prev").addEventListener("click", () => stepImage(-1));
+  $("v-next").addEventListener("click", () => stepImage(1));
+  $("v-fit").addEventListener("click", fitView);
+  $("v-100").addEventListener("click", () => placeView(1));
+  $("v-error").addEventListener("change", drawErrorMap);
+  $("v-gain").addEventListener("input", drawErrorMap);
+  $("v-close").addEventListener("click", () => { $("viewer").hidden = true; });
+  window.addEventListener("resize", () => { if (!$("viewer").hidden) applyView(); });
+  document.addEventListener("keydown", (e) => {
+    if ($("viewer").hidden || ["SELECT", "TEXTAREA"].includes(e.target.tagName) ||
+        (e.target.tagName === "INPUT" && e.target.type !== "checkbox")) return;
+    const names = versionNames();
+    if (e.key === "ArrowLeft") stepImage(-1);
+    else if (e.key === "ArrowRight") stepImage(1);
+    else if (e.key === "Escape") $("viewer").hidden = true;
+    else if (e.key === "s") swapSides();
+    else if (e.key === "e" && !$("v-error").disabled) { $("v-error").checked = !$("v-error").checked; drawErrorMap(); }
+    else if (e.key === "0") fitView();
+    else if (/^[1-9]$/.test(e.key) && +e.key <= names.length) { view.right = names[+e.key - 1]; loadViewer(); }
+    else return;
+    e.preventDefault();
+  });
 }
 
 // Jobs: the paper's compare button and trainings or studies started from the page, each a
@@ -448,7 +649,9 @@ for (const id of (new URLSearchParams(location.search).get("select") || "").spli
   if (id) selected.add(id);
 }
 $("worst").addEventListener("click", () => { evalSort = { key: "ae.ssim", dir: 1 }; renderPerImage(); });
-// ?eval=id opens that evaluation.
+// ?eval=id opens that evaluation, and &image=NAME that image in the viewer.
 const evalParam = new URLSearchParams(location.search).get("eval");
+const imageParam = new URLSearchParams(location.search).get("image");
 refreshRuns().then(refreshOptions).then(refreshCurves).then(refreshEvals)
-  .then(() => evalParam ? openEval(evalParam) : null).then(connect);
+  .then(() => evalParam ? openEval(evalParam) : null)
+  .then(() => evalParam && imageParam ? openViewer(imageParam) : null).then(connect);
