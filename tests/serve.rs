@@ -14,7 +14,7 @@ use common::server::{start, tree};
 #[test]
 fn the_api_serves_runs_curves_and_configs() {
     let (dir, _outside) = tree();
-    let s = start(dir.path(), &[]);
+    let s = start(dir.path(), &["--images", "test"]);
     assert!(
         s.url.starts_with("http://127.0.0.1:") && !s.url.contains("token"),
         "{}",
@@ -83,6 +83,36 @@ fn the_api_serves_runs_curves_and_configs() {
             .is_some_and(|x| x > 0.0 && x <= 1.0)
     );
     assert_eq!(e["summary"]["autoencoder"]["codec"], "autoencoder");
+    // The viewer's files: the evaluation's own and the originals, byte for byte.
+    assert_eq!(e["originals"], true);
+    let names: Vec<&str> = e["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ae", "jpeg-q50"]);
+    for (version, file, mime) in [
+        ("original", "test/photo01.png", "image/png"),
+        ("ae", "runs/tiny/eval/ae/photo01.png", "image/png"),
+        (
+            "jpeg-q50",
+            "runs/tiny/eval/jpeg-q50/photo01.jpg",
+            "image/jpeg",
+        ),
+    ] {
+        let (code, head, body) = get(
+            &s.addr,
+            &format!("/api/eval/file?id=tiny&version={version}&image=photo01.png"),
+        );
+        assert_eq!(code, 200, "{version}");
+        assert!(head.contains(mime), "{version}: {head}");
+        assert_eq!(
+            body,
+            std::fs::read(dir.path().join(file)).unwrap(),
+            "{version}"
+        );
+    }
 
     // The page and its assets come from the binary.
     let (code, head, body) = get(&s.addr, "/");
@@ -98,6 +128,10 @@ fn the_api_serves_runs_curves_and_configs() {
 #[test]
 fn bad_requests_get_clear_4xx_answers() {
     let (dir, _outside) = tree();
+    // A reconstruction replaced by a link out of the evaluation is not shown.
+    let ae = dir.path().join("runs/tiny/eval/ae/photo02.png");
+    std::fs::remove_file(&ae).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("test/photo02.png"), &ae).unwrap();
     let s = start(dir.path(), &[]);
     for (path, want, says) in [
         ("/api/curves", 400, "missing ?run"),
@@ -111,6 +145,38 @@ fn bad_requests_get_clear_4xx_answers() {
         ("/api/eval", 400, "missing ?eval"),
         ("/api/eval?id=../tiny", 403, "outside"),
         ("/api/eval?id=tiny/eval", 404, "no evaluation"),
+        ("/api/eval/file?id=tiny", 400, "missing ?version"),
+        (
+            "/api/eval/file?id=tiny&version=ae&image=../tiny.toml",
+            404,
+            "no image",
+        ),
+        (
+            "/api/eval/file?id=tiny&version=ae&image=%2Fetc%2Fpasswd",
+            404,
+            "no image",
+        ),
+        (
+            "/api/eval/file?id=tiny&version=plots&image=photo01.png",
+            404,
+            "no version",
+        ),
+        (
+            "/api/eval/file?id=tiny&version=..&image=photo01.png",
+            404,
+            "no version",
+        ),
+        (
+            "/api/eval/file?id=tiny&version=ae&image=photo02.png",
+            404,
+            "no ae file",
+        ),
+        // The originals' folder is not served by this server (no --images test).
+        (
+            "/api/eval/file?id=tiny&version=original&image=photo01.png",
+            403,
+            "not in a served folder",
+        ),
         ("/assets/../Cargo.toml", 403, "no asset"),
         ("/assets/%2e%2e/Cargo.toml", 403, "no asset"),
         ("/assets/nothing.js", 404, "no asset"),
