@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::server::{start, tree};
+use common::server::{add_study, start, tree};
 use common::webdriver::Browser;
 
 /// The ids of the runs table's rows, top to bottom.
@@ -308,6 +308,38 @@ fn the_compare_button_and_a_training_from_the_page() {
          return r && r.textContent.includes('interrupted')",
     );
 
+    let errors = b.console();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
+#[test]
+fn a_study_opens_as_its_report() {
+    let (dir, _outside) = tree();
+    add_study(dir.path());
+    let s = start(dir.path(), &["--images", "test"]);
+    let b = Browser::start();
+    b.goto(&format!("{}?report=st", s.url));
+    // The table next to the paper's row, three charts against depth, the strips.
+    b.wait(
+        "the study's report",
+        "return !document.getElementById('report-detail').hidden
+             && document.querySelectorAll('#report-charts .uplot').length === 3
+             && [...document.querySelectorAll('#report-images img')].every((i) => i.complete && i.naturalWidth > 0)
+             && document.querySelectorAll('#report-images img').length === 3",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#report-table tbody tr')].map((r) => r.children[1].textContent)"),
+        serde_json::json!(["niclab", "paper"])
+    );
+    b.js("document.getElementById('report-detail').scrollIntoView()");
+    b.screenshot("study");
+    // A member's row opens its evaluation.
+    b.click("#report-table tr.member");
+    b.wait(
+        "the member's evaluation",
+        "return document.getElementById('eval-id').textContent === 'st/a'
+             && document.querySelectorAll('#per-image tbody tr').length === 3",
+    );
     let errors = b.console();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }

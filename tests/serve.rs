@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::http::{get, json, request};
-use common::server::{start, tree};
+use common::server::{add_study, start, tree};
 
 #[test]
 fn the_api_serves_runs_curves_and_configs() {
@@ -608,4 +608,56 @@ fn ctrl_c_stops_the_server_and_its_job_with_a_checkpoint() {
     let (step, _) = common::weights(&root.join("checkpoints/long/last.ckpt"));
     assert!(step > 0 && step < 100_000, "{step}");
     assert!(!root.join("checkpoints/long/run.lock").exists());
+}
+
+#[test]
+fn studies_open_as_their_report() {
+    let (dir, _outside) = tree();
+    add_study(dir.path());
+    let s = start(dir.path(), &[]);
+    let (code, v) = json(&s.addr, "/api/reports");
+    assert_eq!(code, 200);
+    assert_eq!(
+        v["reports"],
+        serde_json::json!([{"id": "st", "kind": "study", "title": "study st: 1 models on test"}])
+    );
+    let (code, r) = json(&s.addr, "/api/report?id=st");
+    assert_eq!(code, 200);
+    assert_eq!(r["data"]["rows"][0]["pairs"], 3);
+    assert_eq!(r["data"]["rows"][0]["paper"]["ae_ssim"], 0.9738);
+    let images: Vec<&str> = r["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(images.contains(&"plots/psnr-vs-depth.png") && images.contains(&"strips/median.png"));
+    let (code, head, body) = get(&s.addr, "/api/report/file?id=st&file=strips/median.png");
+    assert_eq!(code, 200);
+    assert!(head.contains("image/png"));
+    assert_eq!(
+        body,
+        std::fs::read(dir.path().join("runs/st/strips/median.png")).unwrap()
+    );
+    for (path, want, says) in [
+        ("/api/report", 400, "missing ?report"),
+        ("/api/report?id=../st", 403, "outside"),
+        ("/api/report?id=tiny", 404, "no report"),
+        (
+            "/api/report/file?id=st&file=../summary.json",
+            404,
+            "no plot or strip",
+        ),
+        (
+            "/api/report/file?id=st&file=summary.json",
+            404,
+            "no plot or strip",
+        ),
+        ("/api/report/file?id=st", 404, "no plot or strip"),
+    ] {
+        let (code, _, body) = get(&s.addr, path);
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(code, want, "{path}: {text}");
+        assert!(text.contains(says), "{path}: {text}");
+    }
 }

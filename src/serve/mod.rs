@@ -11,6 +11,9 @@
 //!   `GET /api/eval?id=ID`: one, with its per-image rows (`per_image.csv`) and the versions
 //!   of its images; `GET /api/eval/file?id=ID&version=V&image=NAME`: one image, for the
 //!   viewer.
+//! - `GET /api/reports`: the studies and rate–distortion comparisons under the runs root;
+//!   `GET /api/report?id=ID`: one, as written; `GET /api/report/file?id=ID&file=F`: one of
+//!   its PNG plots or strips.
 //! - `GET /api/options`: the image folders a comparison may use and the experiment and
 //!   study files a job may start.
 //! - `POST /api/compare`, `POST /api/launch`: start a job ([`launch`]); `GET /api/jobs`
@@ -26,6 +29,7 @@
 pub mod evals;
 pub mod jobs;
 pub mod launch;
+pub mod reports;
 pub mod runs;
 
 use std::net::{IpAddr, SocketAddr};
@@ -102,6 +106,9 @@ pub fn router(opts: ServeOptions, jobs: Arc<jobs::Jobs>) -> Router {
         .route("/api/evals", get(list_evals))
         .route("/api/eval", get(eval))
         .route("/api/eval/file", get(eval_file))
+        .route("/api/reports", get(list_reports))
+        .route("/api/report", get(report))
+        .route("/api/report/file", get(report_file))
         .route("/api/options", get(launch::options))
         .route("/api/compare", post(launch::compare))
         .route("/api/launch", post(launch::launch))
@@ -400,6 +407,76 @@ async fn eval_file(
         )
     })?;
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}
+
+#[derive(Serialize)]
+struct ReportList {
+    reports: Vec<reports::Listed>,
+    unreadable: Vec<runs::Unreadable>,
+}
+
+async fn list_reports(State(state): State<Arc<AppState>>) -> Json<ReportList> {
+    let mut out = ReportList {
+        reports: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for r in reports::discover(&state.opts.runs) {
+        match reports::read(&r) {
+            Ok(rep) => out.reports.push(rep.listed()),
+            Err(error) => out.unreadable.push(runs::Unreadable { id: r.id, error }),
+        }
+    }
+    Json(out)
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    id: Option<String>,
+    file: Option<String>,
+}
+
+/// The report `id` names, looked up among those found under the runs root.
+fn find_report(state: &AppState, id: Option<&str>) -> Result<reports::ReportDir, ApiError> {
+    let id = checked_id(id, "report")?;
+    reports::discover(&state.opts.runs)
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no report {id:?} under {}", state.opts.runs.display()),
+            )
+        })
+}
+
+async fn report(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Json<reports::Report>, ApiError> {
+    let r = find_report(&state, q.id.as_deref())?;
+    reports::read(&r).map(Json).map_err(unreadable)
+}
+
+async fn report_file(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let r = find_report(&state, q.id.as_deref())?;
+    let file = q.file.as_deref().unwrap_or_default();
+    if !reports::images(&r).iter().any(|f| f == file) {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no plot or strip {file:?} in report {}", r.id),
+        ));
+    }
+    let path = r.dir.join(file);
+    let bytes = std::fs::read(&path).map_err(|err| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
 /// Most points a curve comes back with unless asked for fewer.

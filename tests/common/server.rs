@@ -86,3 +86,21 @@ pub fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
     std::os::unix::fs::symlink(outside.path(), ck.join("out")).unwrap();
     (dir, outside)
 }
+
+/// Adds a study `st` of one tiny 3-pair model to a [`tree`] and runs it: its report lands in
+/// `runs/st/` (summary, plots, strips), its member in `checkpoints/st/a`.
+pub fn add_study(root: &Path) {
+    let a = std::fs::read_to_string(root.join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"a\"")
+        .replace("pairs = 2", "pairs = 3");
+    std::fs::create_dir_all(root.join("exps")).unwrap();
+    std::fs::write(root.join("exps/a.toml"), a).unwrap();
+    std::fs::write(
+        root.join("st.toml"),
+        "name = \"st\"\ndescription = \"one tiny model\"\nexperiments = [\"exps/a.toml\"]\n\n[eval]\nimages = \"test\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = super::niclab(&["study", "st.toml"], root);
+    assert_eq!(code, 0, "{err}");
+}

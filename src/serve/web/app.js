@@ -315,6 +315,118 @@ function renderPerImage() {
   body.querySelectorAll("td.image-link").forEach((td, i) => td.addEventListener("click", () => openViewer(rows[i].image)));
 }
 
+// Reports: a study against the paper's table, a rate–distortion comparison against the
+// classical codecs; their charts drawn here from the numbers, their strips as written.
+const reportCharts = [];
+
+async function refreshReports() {
+  try {
+    const list = await getJson("/api/reports");
+    document.querySelector("#reports tbody").replaceChildren(...list.reports.map((r) => {
+      const tr = document.createElement("tr");
+      tr.dataset.report = r.id;
+      tr.innerHTML = `<td>${esc(r.id)}</td><td>${esc(r.title)}</td>`;
+      tr.addEventListener("click", () => openReport(r.id));
+      return tr;
+    }));
+  } catch (e) {
+    showError(`cannot list reports: ${e.message}`);
+  }
+}
+
+// One chart over the union of the series' x values (each series placed at its own).
+function xyChart(host, title, xLabel, series, logx) {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const data = [xs, ...series.map((s) => {
+    const ys = new Array(xs.length).fill(null);
+    for (const [x, y] of s.points) ys[at.get(x)] = y;
+    return ys;
+  })];
+  const div = document.createElement("div");
+  div.className = "chart";
+  host.appendChild(div);
+  reportCharts.push(new uPlot({
+    title, width: Math.max(300, div.clientWidth - 16), height: 260,
+    scales: { x: { time: false, distr: logx ? 3 : 1 } },
+    axes: [{ label: xLabel }, { size: 60, values: (u, t) => t.map((v) => +v.toPrecision(4)) }],
+    series: [{ label: xLabel }, ...series.map((s, i) => ({
+      label: s.label, stroke: s.colour || COLOURS[i % COLOURS.length], width: s.dash ? 1 : 2, dash: s.dash ? [5, 4] : undefined,
+      spanGaps: true, points: { show: true, size: 5 },
+    }))],
+  }, data, div));
+}
+
+async function openReport(id) {
+  try {
+    const r = await getJson("/api/report", { id });
+    for (const c of reportCharts) c.destroy();
+    reportCharts.length = 0;
+    $("report-charts").replaceChildren();
+    $("report-id").textContent = id;
+    // Shown first: the charts take their width from the visible card.
+    $("report-detail").hidden = false;
+    if (r.kind === "study") renderStudy(r); else renderRd(r);
+    $("report-images").replaceChildren(...r.images.filter((f) => r.kind === "rd" ? false : f.startsWith("strips/")).map((f) => {
+      const fig = document.createElement("figure");
+      fig.innerHTML = `<figcaption>${esc(f)}</figcaption><img alt="${esc(f)}" src="${api("/api/report/file", { id, file: f })}">`;
+      return fig;
+    }));
+  } catch (e) {
+    showError(`report ${id}: ${e.message}`);
+  }
+}
+
+function renderStudy(r) {
+  const d = r.data, rows = d.rows;
+  $("report-note").textContent = `${d.description || ""} ${d.count} images from ${d.images}; ${d.machine || ""}, ${fmt(d.seconds, 0)} s.`;
+  const head = "<tr><th>pairs</th><th></th><th class=num>PSNR</th><th class=num>SSIM</th><th class=num>ΔE00</th>" +
+    "<th class=num>ratio</th><th class=num>JPEG q</th><th class=num>JPEG PSNR</th><th class=num>JPEG SSIM</th>" +
+    "<th class=num>JPEG ΔE00</th><th class=num>train s</th></tr>";
+  const body = rows.map((x) => {
+    const a = x.autoencoder, j = x.jpeg || {}, p = x.paper;
+    const mine = `<tr class="member" data-eval="${esc(`${r.id}/${x.experiment}`)}" title="open its evaluation"><td>${x.pairs}</td><td>niclab</td>` +
+      `<td class=num>${fmt(a.psnr, 2)}</td><td class=num>${fmt(a.ssim, 4)}</td><td class=num>${fmt(a.colour && a.colour.delta_e, 2)}</td>` +
+      `<td class=num>${fmt(a.ratio, 2)}</td><td class=num>${j.quality ?? "-"}</td><td class=num>${fmt(j.psnr, 2)}</td>` +
+      `<td class=num>${fmt(j.ssim, 4)}</td><td class=num>${fmt(j.colour && j.colour.delta_e, 2)}</td><td class=num>${fmt(x.train_seconds, 0)}</td></tr>`;
+    const paper = p ? `<tr class="paper"><td>${p.pairs}</td><td>paper</td><td class=num>${fmt(p.ae_psnr, 2)}</td><td class=num>${fmt(p.ae_ssim, 4)}</td>` +
+      `<td class=num>-</td><td class=num>${fmt(p.ae_ratio, 2)}</td><td class=num>~${p.jpeg_quality}</td><td class=num>${fmt(p.jpeg_psnr, 2)}</td>` +
+      `<td class=num>${fmt(p.jpeg_ssim, 4)}</td><td class=num>-</td><td class=num>-</td></tr>` : "";
+    return mine + paper;
+  }).join("");
+  $("report-table").innerHTML = `<thead>${head}</thead><tbody>${body}</tbody>`;
+  $("report-table").querySelectorAll("tr.member").forEach((tr) =>
+    tr.addEventListener("click", () => openEval(tr.dataset.eval)));
+  const line = (f) => rows.map((x) => [x.pairs, f(x)]).filter((p) => p[1] !== null && p[1] !== undefined);
+  for (const [key, title] of [["psnr", "PSNR against depth (dB)"], ["ssim", "SSIM against depth"]]) {
+    xyChart($("report-charts"), title, "conv pairs", [
+      { label: "niclab", points: line((x) => x.autoencoder[key]), colour: COLOURS[0] },
+      { label: "paper", points: line((x) => x.paper && x.paper[`ae_${key}`]), dash: true, colour: COLOURS[1] },
+      { label: "JPEG (matched)", points: line((x) => x.jpeg && x.jpeg[key]), colour: COLOURS[2] },
+    ]);
+  }
+  xyChart($("report-charts"), "ΔE00 against depth", "conv pairs", [
+    { label: "niclab", points: line((x) => x.autoencoder.colour && x.autoencoder.colour.delta_e), colour: COLOURS[0] },
+    { label: "JPEG (matched)", points: line((x) => x.jpeg && x.jpeg.colour && x.jpeg.colour.delta_e), colour: COLOURS[2] },
+  ]);
+}
+
+function renderRd(r) {
+  const d = r.data;
+  $("report-note").innerHTML = `${d.count} images from ${esc(d.images)}, whole files and payloads.` +
+    (d.bd_note ? ` <details><summary>why some BD-rates are missing</summary>${esc(d.bd_note)}</details>` : "");
+  const pct = (v) => v === null || v === undefined ? "no overlap" : `${v > 0 ? "+" : ""}${v.toFixed(1)} %`;
+  const metrics = [["psnr", "PSNR"], ["ssim", "SSIM"], ["ms_ssim", "MS-SSIM"], ["psnr_payload", "PSNR, payloads"], ["ssim_payload", "SSIM, payloads"]];
+  $("report-table").innerHTML = "<thead><tr><th>BD-rate of niclab against</th>" + metrics.map(([, n]) => `<th class=num>${n}</th>`).join("") +
+    "</tr></thead><tbody>" + d.bd.map((b) => `<tr><td>${esc(b.codec)}</td>` + metrics.map(([k]) => `<td class=num>${pct(b[k])}</td>`).join("") + "</tr>").join("") + "</tbody>";
+  const curves = [...d.classic.map((c) => ({ label: c.codec, points: c.points })), { label: "niclab", points: d.models }];
+  for (const [key, title] of [["psnr", "PSNR (dB)"], ["ssim", "SSIM"], ["ms_ssim", "MS-SSIM"], ["delta_e", "ΔE00 (lower is better)"]]) {
+    const series = curves.map((c) => ({ label: c.label, points: c.points.filter((p) => p[key] !== null).map((p) => [p.bpp, p[key]]) }))
+      .filter((s) => s.points.length);
+    if (series.length) xyChart($("report-charts"), `${title} against bits per pixel`, "bpp (whole files)", series, true);
+  }
+}
+
 // The viewer: two versions of one image over each other with a split between them. Zoom and
 // pan are one transform shared by both sides, so the two can never drift apart.
 const view = { evalId: null, order: [], index: 0, left: "original", right: "ae", s: 1, tx: 0, ty: 0, split: 0.5, w: 0, h: 0, fitted: false };
@@ -649,9 +761,12 @@ for (const id of (new URLSearchParams(location.search).get("select") || "").spli
   if (id) selected.add(id);
 }
 $("worst").addEventListener("click", () => { evalSort = { key: "ae.ssim", dir: 1 }; renderPerImage(); });
-// ?eval=id opens that evaluation, and &image=NAME that image in the viewer.
+// ?eval=id opens that evaluation, and &image=NAME that image in the viewer; ?report=id a
+// study or rate–distortion report.
 const evalParam = new URLSearchParams(location.search).get("eval");
 const imageParam = new URLSearchParams(location.search).get("image");
-refreshRuns().then(refreshOptions).then(refreshCurves).then(refreshEvals)
+const reportParam = new URLSearchParams(location.search).get("report");
+refreshRuns().then(refreshOptions).then(refreshCurves).then(refreshEvals).then(refreshReports)
   .then(() => evalParam ? openEval(evalParam) : null)
-  .then(() => evalParam && imageParam ? openViewer(imageParam) : null).then(connect);
+  .then(() => evalParam && imageParam ? openViewer(imageParam) : null)
+  .then(() => reportParam ? openReport(reportParam) : null).then(connect);
