@@ -259,12 +259,13 @@ fuzz:
 	CARGO_BUILD_JOBS=$(JOBS) cargo +nightly fuzz run nic_decode -s none -- -max_total_time=$(FUZZ_SECONDS)
 
 # Benchmarks are never part of `make test`: they time things on a machine that may be busy.
-bench: data weights build test-venv codec-tools
+bench: data weights build test-venv codec-tools browser
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
 	bash benches/train_speed.sh
 	bash benches/jpeg_speed.sh
 	bash benches/codec_speed.sh
 	bash benches/infer_speed.sh
+	bash benches/serve_speed.sh
 	@echo "wrote BENCHMARKS.md"
 
 # The web app's chart library, vendored (src/serve/web/vendor/uplot/, embedded in the binary):
