@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::server::{add_study, start, tree};
+use common::server::{add_study, long_experiment, start, tree};
 use common::webdriver::Browser;
 
 /// The ids of the runs table's rows, top to bottom.
@@ -236,13 +236,7 @@ fn choose(b: &Browser, id: &str, value: &str) {
 fn the_compare_button_and_a_training_from_the_page() {
     let (dir, _outside) = tree();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("experiments")).unwrap();
-    let toml = std::fs::read_to_string(root.join("tiny.toml"))
-        .unwrap()
-        .replace("name = \"tiny\"", "name = \"long\"")
-        .replace("steps = 5", "steps = 100000")
-        .replace("checkpoint_every = 3", "checkpoint_every = 100000");
-    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    long_experiment(root, 100000, 100000);
     let s = start(root, &["--images", "test"]);
     let b = Browser::start();
     b.goto(&s.url);

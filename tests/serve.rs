@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::http::{get, json, request};
-use common::server::{add_study, start, tree};
+use common::server::{add_study, long_experiment, start, tree, wait_logged};
 
 #[test]
 fn the_api_serves_runs_curves_and_configs() {
@@ -142,7 +142,7 @@ fn bad_requests_get_clear_4xx_answers() {
         // A link out of the root is not a run of this root.
         ("/api/config?run=out", 404, "no run"),
         ("/api/curves?run=broken", 200, ""),
-        ("/api/eval", 400, "missing ?eval"),
+        ("/api/eval", 400, "missing ?id=ID (an id from /api/evals)"),
         ("/api/eval?id=../tiny", 403, "outside"),
         ("/api/eval?id=tiny/eval", 404, "no evaluation"),
         ("/api/eval/file?id=tiny", 400, "missing ?version"),
@@ -436,13 +436,7 @@ fn the_compare_button_runs_niclab_eval() {
 fn a_training_from_the_page_stops_with_a_checkpoint_and_resumes() {
     let (dir, _outside) = tree();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("experiments")).unwrap();
-    let toml = std::fs::read_to_string(root.join("tiny.toml"))
-        .unwrap()
-        .replace("name = \"tiny\"", "name = \"long\"")
-        .replace("steps = 5", "steps = 4000")
-        .replace("checkpoint_every = 3", "checkpoint_every = 1000");
-    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    long_experiment(root, 4000, 1000);
     std::fs::write(
         root.join("experiments/both.toml"),
         "name = \"both\"\nexperiments = [\"long.toml\"]\n",
@@ -466,15 +460,7 @@ fn a_training_from_the_page_stops_with_a_checkpoint_and_resumes() {
     assert_eq!(code, 409, "{v}");
     assert!(v["error"].as_str().unwrap().contains("is running"), "{v}");
     // Stopped once it has trained a little: as Ctrl-C, a checkpoint of the step reached.
-    let metrics = root.join("checkpoints/long/metrics.csv");
-    let t = Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 50 {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the training did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_logged(root, "long", 50);
     let (code, v) = post(&s.addr, &format!("/api/jobs/stop?id={id}"), "");
     assert_eq!(code, 200, "{v}");
     let job = wait_job(&s.addr, id);
@@ -570,25 +556,11 @@ fn a_training_from_the_page_stops_with_a_checkpoint_and_resumes() {
 fn ctrl_c_stops_the_server_and_its_job_with_a_checkpoint() {
     let (dir, _outside) = tree();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("experiments")).unwrap();
-    let toml = std::fs::read_to_string(root.join("tiny.toml"))
-        .unwrap()
-        .replace("name = \"tiny\"", "name = \"long\"")
-        .replace("steps = 5", "steps = 100000")
-        .replace("checkpoint_every = 3", "checkpoint_every = 100000");
-    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+    long_experiment(root, 100000, 100000);
     let mut s = start(root, &[]);
     let (code, job) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
     assert_eq!(code, 202, "{job}");
-    let metrics = root.join("checkpoints/long/metrics.csv");
-    let t = Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 50 {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the training did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_logged(root, "long", 50);
     // SAFETY: kill(2) with plain integers.
     let pid = libc::pid_t::try_from(s.child.id()).unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -640,7 +612,11 @@ fn studies_open_as_their_report() {
         std::fs::read(dir.path().join("runs/st/strips/median.png")).unwrap()
     );
     for (path, want, says) in [
-        ("/api/report", 400, "missing ?report"),
+        (
+            "/api/report",
+            400,
+            "missing ?id=ID (an id from /api/reports)",
+        ),
         ("/api/report?id=../st", 403, "outside"),
         ("/api/report?id=tiny", 404, "no report"),
         (

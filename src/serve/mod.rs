@@ -223,13 +223,43 @@ struct RunQuery {
     points: Option<usize>,
 }
 
-/// `id` from the query, refused (403) when it reads as a path out of a root: ids are only
-/// ever compared with the ids of discovered folders; this says why a path-like one fails.
-fn checked_id<'a>(id: Option<&'a str>, what: &str) -> Result<&'a str, ApiError> {
+/// Something the API names by id: a run, an evaluation, a report.
+trait Named {
+    fn id(&self) -> &str;
+}
+
+impl Named for runs::RunDir {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Named for evals::EvalDir {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Named for reports::ReportDir {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The item of `found` (what a listing discovered under `root`) that the query's
+/// `?{param}=ID` names: ids are only ever compared with discovered ones, never joined to a
+/// path. A missing id is a 400, a path-like one (`..`, absolute) a 403 saying why, an
+/// unknown one a 404. `noun` names the kind, `listing` the endpoint that lists the ids.
+fn lookup<T: Named>(
+    found: Vec<T>,
+    id: Option<&str>,
+    (param, noun, listing): (&str, &str, &str),
+    root: &std::path::Path,
+) -> Result<T, ApiError> {
     let id = id.ok_or_else(|| {
         ApiError(
             StatusCode::BAD_REQUEST,
-            format!("missing ?{what}=ID (an id from /api/{what}s)"),
+            format!("missing ?{param}=ID (an id from {listing})"),
         )
     })?;
     let outside = id.starts_with('/')
@@ -239,24 +269,21 @@ fn checked_id<'a>(id: Option<&'a str>, what: &str) -> Result<&'a str, ApiError> 
     if outside {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
-            format!("{what} {id:?}: not an id; paths outside the served folders are not served"),
+            format!("{noun} {id:?}: not an id; paths outside the served folders are not served"),
         ));
     }
-    Ok(id)
+    found.into_iter().find(|x| x.id() == id).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no {noun} {id:?} under {}", root.display()),
+        )
+    })
 }
 
-/// The run folder `id` names, looked up among those found under the root.
+/// The run folder `id` names.
 fn find_run(state: &AppState, id: Option<&str>) -> Result<runs::RunDir, ApiError> {
-    let id = checked_id(id, "run")?;
-    runs::discover(&state.opts.checkpoints)
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no run {id:?} under {}", state.opts.checkpoints.display()),
-            )
-        })
+    let root = &state.opts.checkpoints;
+    lookup(runs::discover(root), id, ("run", "run", "/api/runs"), root)
 }
 
 #[derive(Serialize)]
@@ -298,18 +325,15 @@ struct EvalDetail {
     originals: bool,
 }
 
-/// The evaluation `id` names, looked up among those found under the runs root.
+/// The evaluation `id` names.
 fn find_eval(state: &AppState, id: Option<&str>) -> Result<evals::EvalDir, ApiError> {
-    let id = checked_id(id, "eval")?;
-    evals::discover(&state.opts.runs)
-        .into_iter()
-        .find(|e| e.id == id)
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no evaluation {id:?} under {}", state.opts.runs.display()),
-            )
-        })
+    let root = &state.opts.runs;
+    lookup(
+        evals::discover(root),
+        id,
+        ("id", "evaluation", "/api/evals"),
+        root,
+    )
 }
 
 fn unreadable(m: String) -> ApiError {
@@ -435,18 +459,15 @@ struct ReportQuery {
     file: Option<String>,
 }
 
-/// The report `id` names, looked up among those found under the runs root.
+/// The report `id` names.
 fn find_report(state: &AppState, id: Option<&str>) -> Result<reports::ReportDir, ApiError> {
-    let id = checked_id(id, "report")?;
-    reports::discover(&state.opts.runs)
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no report {id:?} under {}", state.opts.runs.display()),
-            )
-        })
+    let root = &state.opts.runs;
+    lookup(
+        reports::discover(root),
+        id,
+        ("id", "report", "/api/reports"),
+        root,
+    )
 }
 
 async fn report(

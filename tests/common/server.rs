@@ -104,3 +104,31 @@ pub fn add_study(root: &Path) {
     let (code, _, err) = super::niclab(&["study", "st.toml"], root);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Writes `experiments/long.toml`: the tiny experiment as run `long`, `steps` long,
+/// checkpointing every `every` steps (a job for the page to start and stop).
+pub fn long_experiment(root: &Path, steps: u64, every: u64) {
+    std::fs::create_dir_all(root.join("experiments")).unwrap();
+    let toml = std::fs::read_to_string(root.join("tiny.toml"))
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"long\"")
+        .replace("steps = 5", &format!("steps = {steps}"))
+        .replace(
+            "checkpoint_every = 3",
+            &format!("checkpoint_every = {every}"),
+        );
+    std::fs::write(root.join("experiments/long.toml"), toml).unwrap();
+}
+
+/// Waits until run `run` has logged `lines` lines of `metrics.csv` (it is training).
+pub fn wait_logged(root: &Path, run: &str, lines: usize) {
+    let metrics = root.join("checkpoints").join(run).join("metrics.csv");
+    let t = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < lines {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{run} did not start training"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
