@@ -268,13 +268,42 @@ fn the_compare_button_and_a_training_from_the_page() {
     b.js("document.getElementById('jobs-view').scrollIntoView()");
     b.screenshot("compare");
 
+    // Try a codec: a chosen file through a shipped codec, opened in the viewer with JPEG at
+    // the same bytes and the same SSIM, the .nic to download.
+    let photo = root.join("test/photo02.png");
+    b.type_into("#try-file", photo.to_str().unwrap());
+    choose(&b, "try-model", "shipped:codec-lambda-0.008");
+    b.click("#try-button");
+    b.wait(
+        "the trial in the viewer",
+        "return !document.getElementById('viewer').hidden
+             && document.getElementById('v-right').value === 'niclab'
+             && document.getElementById('v-right-info').textContent.includes('bytes')
+             && document.getElementById('v-left-img').naturalWidth === 32",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#v-right option')].map((o) => o.value)"),
+        serde_json::json!(["original", "niclab", "jpeg-same-bytes", "jpeg-same-ssim"])
+    );
+    b.key("3");
+    b.wait(
+        "JPEG at niclab's bytes",
+        "return document.getElementById('v-right-info').textContent.startsWith('jpeg-same-bytes (q')",
+    );
+    b.screenshot("try");
+    b.key("\u{E00C}");
+    assert_eq!(
+        b.js("return [...document.querySelectorAll(\".job[data-job='2'] a[download]\")].map((a) => a.download)"),
+        serde_json::json!(["niclab.nic", "niclab.png"])
+    );
+
     // A training started from the page: its progress and its row appear, Stop saves a
     // checkpoint as Ctrl-C does.
     choose(&b, "launch-file", "long.toml");
     b.click("#launch-button");
     b.wait(
         "the training's progress",
-        "const d = document.querySelector(\".job[data-job='2'] .stage .done\");
+        "const d = document.querySelector(\".job[data-job='3'] .stage .done\");
          return d && +d.textContent > 0",
     );
     b.wait(
@@ -288,10 +317,10 @@ fn the_compare_button_and_a_training_from_the_page() {
     );
     b.js("document.getElementById('jobs-view').scrollIntoView()");
     b.screenshot("training");
-    b.click(".job[data-job='2'] .stop");
+    b.click(".job[data-job='3'] .stop");
     b.wait(
         "the training to stop",
-        "const s = document.querySelector(\".job[data-job='2'] .state\");
+        "const s = document.querySelector(\".job[data-job='3'] .state\");
          return s && s.textContent === 'stopped'",
     );
     let (step, _) = common::weights(&root.join("checkpoints/long/last.ckpt"));

@@ -637,3 +637,165 @@ fn studies_open_as_their_report() {
         assert!(text.contains(says), "{path}: {text}");
     }
 }
+
+/// A PNG header claiming `w x h` pixels (no pixel data): enough for the size check.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let crc = |data: &[u8]| {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    };
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(13u32.to_be_bytes());
+    out.extend(&ihdr);
+    out.extend(crc(&ihdr).to_be_bytes());
+    // An empty first data chunk: decoders read the header up to it.
+    out.extend(0u32.to_be_bytes());
+    out.extend(b"IDAT");
+    out.extend(crc(b"IDAT").to_be_bytes());
+    out
+}
+
+fn upload(addr: &str, query: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let (code, _, out) = request(addr, "POST", &format!("/api/try{query}"), &[], body);
+    let v = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)));
+    (code, v)
+}
+
+#[test]
+fn try_a_codec_on_an_uploaded_image_and_a_nic_file() {
+    let (dir, _outside) = tree();
+    let s = start(dir.path(), &[]);
+    let (_, o) = json(&s.addr, "/api/options");
+    let codecs = o["codecs"].to_string();
+    assert!(codecs.contains("shipped:codec-lambda-0.008"), "{codecs}");
+
+    // An image through a shipped codec and JPEG at its bytes and at its SSIM.
+    let photo = std::fs::read(dir.path().join("test/photo01.png")).unwrap();
+    let (code, job) = upload(&s.addr, "?model=shipped:codec-lambda-0.008", &photo);
+    assert_eq!(code, 202, "{job}");
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    assert_eq!(
+        (job["kind"].as_str(), job["state"].as_str()),
+        (Some("try"), Some("finished")),
+        "{job}"
+    );
+    let id = job["result"].as_str().unwrap().to_string();
+    let (code, t) = json(&s.addr, &format!("/api/trial?id={id}"));
+    assert_eq!(code, 200, "{t}");
+    let names: Vec<&str> = t["sides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["original", "niclab", "jpeg-same-bytes", "jpeg-same-ssim"]
+    );
+    let side = |n: usize, k: &str| t["sides"][n][k].as_f64().unwrap_or(f64::NAN);
+    let same_bytes_fits = side(2, "bytes") <= side(1, "bytes");
+    assert!(
+        same_bytes_fits || t["notes"].to_string().contains("larger than niclab"),
+        "{t}"
+    );
+    assert!(
+        side(3, "ssim") >= side(1, "ssim") || t["notes"].to_string().contains("quality 100"),
+        "{t}"
+    );
+    // The .nic to download, and the same file decoded when uploaded back.
+    let (code, _, nic) = get(&s.addr, &format!("/api/trial/file?id={id}&file=niclab.nic"));
+    assert_eq!(code, 200);
+    assert!(nic.starts_with(b"NIC\x1a") && nic.len() as f64 == side(1, "bytes"));
+    let (_, _, png) = get(&s.addr, &format!("/api/trial/file?id={id}&file=niclab.png"));
+    let (code, job) = upload(&s.addr, "", &nic);
+    assert_eq!(code, 202, "{job}");
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    assert_eq!(job["state"], "finished", "{job}");
+    let back = job["result"].as_str().unwrap();
+    let (_, _, again) = get(
+        &s.addr,
+        &format!("/api/trial/file?id={back}&file=niclab.png"),
+    );
+    assert_eq!(again, png, "the uploaded .nic decodes to the same image");
+
+    // Bad uploads and requests: named, 4xx, nothing written.
+    let before = std::fs::read_dir(dir.path().join("runs/try"))
+        .unwrap()
+        .count();
+    let mut damaged = b"NIC\x1a".to_vec();
+    damaged.extend([0u8; 7]);
+    for (query, body, want, says) in [
+        (
+            "?model=shipped:codec-lambda-0.008",
+            b"".to_vec(),
+            400,
+            "empty",
+        ),
+        (
+            "?model=shipped:codec-lambda-0.008",
+            b"[model]\npairs = 3\n".to_vec(),
+            400,
+            "not an image niclab reads",
+        ),
+        (
+            "?model=shipped:codec-lambda-0.008",
+            photo[..60].to_vec(),
+            400,
+            "damaged png",
+        ),
+        (
+            "?model=shipped:codec-lambda-0.008",
+            png_header(10_000, 10_000),
+            413,
+            "50000000 pixels",
+        ),
+        ("", damaged, 400, "damaged .nic"),
+        ("", photo.clone(), 400, "missing ?model"),
+        ("?model=shipped:nope", photo.clone(), 404, "no codec"),
+        ("?model=run:tiny", photo.clone(), 404, "no codec"),
+    ] {
+        let (code, v) = upload(&s.addr, query, &body);
+        assert_eq!(code, want, "{query} {says}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{query}: {v}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("runs/try"))
+            .unwrap()
+            .count(),
+        before
+    );
+    for (path, want, says) in [
+        ("/api/trial?id=try/99", 404, "no trial"),
+        ("/api/trial?id=../tiny", 403, "outside"),
+        (
+            &*format!("/api/trial/file?id={id}&file=upload.png"),
+            404,
+            "no file",
+        ),
+        (
+            &*format!("/api/trial/file?id={id}&file=../../tiny.toml"),
+            404,
+            "no file",
+        ),
+    ] {
+        let (code, _, body) = get(&s.addr, path);
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(code, want, "{path}: {text}");
+        assert!(text.contains(says), "{path}: {text}");
+    }
+}

@@ -14,6 +14,7 @@ pub mod nic;
 pub mod prior;
 pub mod tables;
 pub mod tiles;
+pub mod trial;
 
 use anyhow::Result;
 use burn::prelude::*;

@@ -23,6 +23,8 @@ pub enum JobKind {
     Compare,
     Train,
     Study,
+    /// `niclab try`: an uploaded image through a codec and JPEG.
+    Try,
 }
 
 /// Where a job is.

@@ -39,6 +39,7 @@ pub struct ExperimentFile {
 #[derive(Serialize)]
 pub struct Options {
     images: Vec<ImageRoot>,
+    codecs: Vec<super::trials::CodecChoice>,
     experiments: Vec<ExperimentFile>,
     experiments_root: String,
 }
@@ -103,6 +104,7 @@ pub async fn options(State(state): State<Arc<AppState>>) -> Json<Options> {
             .map(|(e, _)| e)
             .collect(),
         experiments_root: opts.experiments.display().to_string(),
+        codecs: super::trials::codec_choices(&opts.models, &opts.checkpoints),
     })
 }
 

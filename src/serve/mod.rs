@@ -16,6 +16,8 @@
 //!   its PNG plots or strips.
 //! - `GET /api/options`: the image folders a comparison may use and the experiment and
 //!   study files a job may start.
+//! - `POST /api/try?model=M` (an image or `.nic` file as the body): "try a codec"
+//!   ([`trials`]); `GET /api/trial?id=ID` and `/api/trial/file?id=ID&file=F`: its result.
 //! - `POST /api/compare`, `POST /api/launch`: start a job ([`launch`]); `GET /api/jobs`
 //!   lists them with their progress and log; `POST /api/jobs/stop?id=N` stops one as Ctrl-C.
 //! - `GET /api/events`: server-sent events; `runs` whenever a run's files change (so the page
@@ -31,6 +33,7 @@ pub mod jobs;
 pub mod launch;
 pub mod reports;
 pub mod runs;
+pub mod trials;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -62,6 +65,8 @@ pub struct ServeOptions {
     pub images: Vec<PathBuf>,
     /// The experiment and study files a job from the page may start.
     pub experiments: PathBuf,
+    /// The model zoo (its codecs can be tried from the page).
+    pub models: PathBuf,
     /// Required on every request when set (always set off loopback).
     pub token: Option<String>,
 }
@@ -114,6 +119,12 @@ pub fn router(opts: ServeOptions, jobs: Arc<jobs::Jobs>) -> Router {
         .route("/api/launch", post(launch::launch))
         .route("/api/jobs", get(launch::jobs))
         .route("/api/jobs/stop", post(launch::stop))
+        .route(
+            "/api/try",
+            post(trials::start).layer(axum::extract::DefaultBodyLimit::max(trials::MAX_UPLOAD)),
+        )
+        .route("/api/trial", get(trials::trial))
+        .route("/api/trial/file", get(trials::trial_file))
         .route("/api/events", get(events))
         .route("/", get(|| asset("index.html".to_string())))
         .route(

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use niclab::config::ConfigError;
 
 use commands::{
-    compress, config, data, decompress, eval, metrics, models, rd, serve, study, train, weights,
+    compress, config, data, decompress, eval, metrics, models, rd, serve, study, train, try_codec,
+    weights,
 };
 
 /// Exit status for a bad experiment file or bad arguments.
@@ -105,6 +106,12 @@ enum Command {
     /// files, PSNR, SSIM, CIEDE2000). `niclab compress` without --model uses the default one;
     /// `--model NAME` picks another.
     Models(models::Args),
+    /// One image through a learned codec and through JPEG at the same bytes and at the same
+    /// SSIM, side by side: the files, the decoded images and their figures (trial.json).
+    ///
+    /// A .nic file is decoded instead. What the web app's "try a codec" runs.
+    #[command(name = "try")]
+    Try(try_codec::Args),
     /// The web app: runs with their live curves and resolved experiments, in a browser.
     ///
     /// Serves a page and a JSON API over the run folders on http://127.0.0.1:8080/ (it prints
@@ -128,6 +135,7 @@ fn main() -> ExitCode {
         Command::Data(c) => data::run(c),
         Command::Weights(c) => weights::run(c),
         Command::Models(a) => models::run(a),
+        Command::Try(a) => try_codec::run(a),
         Command::Serve(a) => serve::run(a),
     };
     match result {

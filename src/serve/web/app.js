@@ -429,27 +429,58 @@ function renderRd(r) {
 
 // The viewer: two versions of one image over each other with a split between them. Zoom and
 // pan are one transform shared by both sides, so the two can never drift apart.
-const view = { evalId: null, order: [], index: 0, left: "original", right: "ae", s: 1, tx: 0, ty: 0, split: 0.5, w: 0, h: 0, fitted: false };
+const view = { evalId: null, src: null, order: [], index: 0, left: "original", right: "ae", s: 1, tx: 0, ty: 0, split: 0.5, w: 0, h: 0, fitted: false };
 
-function versionNames() {
-  return [...(evalDetail.originals ? ["original"] : []), ...evalDetail.versions.map((v) => v.name)];
+// What the viewer shows: the versions' names, a URL and a line of figures per version and
+// image, and the images in order. An evaluation is one source, a codec trial another.
+function evalSource() {
+  const d = evalDetail;
+  return {
+    names: [...(d.originals ? ["original"] : []), ...d.versions.map((v) => v.name)],
+    images: tableOrder.length ? [...tableOrder] : evalRows.map((r) => r.image),
+    url: (version, image) => api("/api/eval/file", { id: view.evalId, version, image }),
+    info: (version, image) => {
+      if (version === "original") return `original: ${view.w} × ${view.h}`;
+      const v = d.versions.find((x) => x.name === version);
+      const row = v && d.per_image.find((r) => r.image === image && r.codec === v.codec && (v.codec === "ae" || r.quality === v.quality));
+      return row ? figures(version, row.values) : version;
+    },
+  };
 }
 
-const fileUrl = (version, image) => api("/api/eval/file", { id: view.evalId, version, image });
+function trialSource(id, t) {
+  const side = (name) => t.sides.find((s) => s.name === name);
+  return {
+    names: t.sides.map((s) => s.name),
+    images: [t.input.split("/").pop()],
+    url: (version) => api("/api/trial/file", { id, file: side(version).file }),
+    info: (version) => {
+      const s = side(version);
+      if (version === "original") return `original: ${t.width} × ${t.height}, ${s.bytes} bytes`;
+      return figures(s.quality ? `${version} (q${s.quality})` : version, s);
+    },
+  };
+}
 
-function openViewer(image) {
-  if (!evalDetail) return;
-  const names = versionNames();
+function figures(name, x) {
+  return `${name}: ${x.bytes} bytes, ${fmt(x.bpp, 3)} bpp, PSNR ${fmt(x.psnr, 2)} dB, SSIM ${fmt(x.ssim, 4)}, ` +
+    `ΔE00 ${fmt(x.delta_e, 2)}, ${fmt(x.seconds * 1000, 2)} ms`;
+}
+
+function openViewer(image, src) {
+  if (!src && !evalDetail) return;
+  view.src = src || evalSource();
+  const names = view.src.names;
   if (!names.length) {
     showError("this evaluation kept no images (it was made with niclab eval --no-images)");
     return;
   }
-  view.order = tableOrder.length ? [...tableOrder] : evalRows.map((r) => r.image);
+  view.order = view.src.images;
   view.index = Math.max(0, view.order.indexOf(image));
   if (!names.includes(view.left)) view.left = names[0];
   if (!names.includes(view.right) || view.right === view.left) view.right = names.find((n) => n !== view.left) || names[0];
   for (const id of ["v-left", "v-right"]) $(id).replaceChildren(...names.map((n, i) => new Option(`${i + 1}  ${n}`, n)));
-  $("v-error").disabled = !evalDetail.originals;
+  $("v-error").disabled = !names.includes("original");
   $("viewer").hidden = false;
   view.fitted = false;
   loadViewer();
@@ -462,8 +493,8 @@ async function loadViewer() {
   $("v-name").textContent = image;
   $("v-pos").textContent = `${view.index + 1} / ${view.order.length}`;
   const L = $("v-left-img"), R = $("v-right-img");
-  L.src = fileUrl(view.left, image);
-  R.src = fileUrl(view.right, image);
+  L.src = view.src.url(view.left, image);
+  R.src = view.src.url(view.right, image);
   try {
     await Promise.all([L.decode(), R.decode()]);
   } catch (e) {
@@ -474,20 +505,9 @@ async function loadViewer() {
   view.w = L.naturalWidth;
   view.h = L.naturalHeight;
   if (!view.fitted || !sized) fitView(); else applyView();
-  $("v-left-info").textContent = sideInfo(view.left, image);
-  $("v-right-info").textContent = sideInfo(view.right, image);
+  $("v-left-info").textContent = view.src.info(view.left, image);
+  $("v-right-info").textContent = view.src.info(view.right, image);
   await drawErrorMap();
-}
-
-// Bytes, bpp, PSNR, SSIM, ΔE00 and time of one side, from per_image.csv.
-function sideInfo(version, image) {
-  if (version === "original") return `original: ${view.w} × ${view.h}`;
-  const v = evalDetail.versions.find((x) => x.name === version);
-  const row = v && evalDetail.per_image.find((r) => r.image === image && r.codec === v.codec && (v.codec === "ae" || r.quality === v.quality));
-  if (!row) return version;
-  const x = row.values;
-  return `${version}: ${x.bytes} bytes, ${fmt(x.bpp, 3)} bpp, PSNR ${fmt(x.psnr, 2)} dB, SSIM ${fmt(x.ssim, 4)}, ` +
-    `ΔE00 ${fmt(x.delta_e, 2)}, ${fmt(x.seconds * 1000, 2)} ms`;
 }
 
 function applyView() {
@@ -526,12 +546,12 @@ function zoomAt(factor, mx, my) {
 // |right - original| per channel, times the gain, in place of the right side.
 async function drawErrorMap() {
   const c = $("v-err");
-  const on = $("v-error").checked && evalDetail.originals && view.right !== "original";
+  const on = $("v-error").checked && view.src.names.includes("original") && view.right !== "original";
   c.hidden = !on;
   $("v-right-img").style.visibility = on ? "hidden" : "";
   if (!on) return;
   const orig = new Image();
-  orig.src = fileUrl("original", view.order[view.index]);
+  orig.src = view.src.url("original", view.order[view.index]);
   await orig.decode();
   const pixels = (img) => {
     const k = document.createElement("canvas");
@@ -606,7 +626,7 @@ function swapSides() {
   document.addEventListener("keydown", (e) => {
     if ($("viewer").hidden || ["SELECT", "TEXTAREA"].includes(e.target.tagName) ||
         (e.target.tagName === "INPUT" && e.target.type !== "checkbox")) return;
-    const names = versionNames();
+    const names = view.src.names;
     if (e.key === "ArrowLeft") stepImage(-1);
     else if (e.key === "ArrowRight") stepImage(1);
     else if (e.key === "Escape") $("viewer").hidden = true;
@@ -622,7 +642,7 @@ function swapSides() {
 // Jobs: the paper's compare button and trainings or studies started from the page, each a
 // child niclab process the server follows; their progress arrives as "jobs" events.
 let jobList = [];
-const myCompares = new Set(), opened = new Set();
+const myCompares = new Set(), myTrials = new Set(), opened = new Set();
 
 async function postJson(path, body, params) {
   const r = await fetch(api(path, params), {
@@ -641,6 +661,7 @@ async function refreshOptions() {
     $("launch-file").replaceChildren(...o.experiments.map((e) =>
       new Option(`${e.file} (${e.kind}${e.name ? `: ${e.name}` : ""})`, e.file)));
     $("exp-root").textContent = o.experiments_root;
+    $("try-model").replaceChildren(...o.codecs.map((c) => new Option(c.label, c.id)));
     suggestOut();
   } catch (e) {
     showError(`options: ${e.message}`);
@@ -668,14 +689,17 @@ async function refreshJobs() {
     jobList = (await getJson("/api/jobs")).jobs;
     renderJobs();
     const busy = jobList.some((j) => j.state === "running");
-    $("cmp-run-button").disabled = busy;
-    $("launch-button").disabled = busy;
+    for (const b of ["cmp-run-button", "launch-button", "try-button"]) $(b).disabled = busy;
     // A comparison started here opens when it is done, as the paper's button did.
     for (const j of jobList) {
       if (j.kind === "compare" && j.state === "finished" && myCompares.has(j.id) && !opened.has(j.id)) {
         opened.add(j.id);
         await refreshEvals();
         await openEval(j.result);
+      }
+      if (j.kind === "try" && j.state === "finished" && myTrials.has(j.id) && !opened.has(j.id)) {
+        opened.add(j.id);
+        await openTrial(j.result);
       }
     }
   } catch (e) {
@@ -695,6 +719,9 @@ function renderJobs() {
       `<span class="state ${esc(j.state)}">${esc(j.state)}</span>` +
       (j.state === "running" ? `<button class="stop">Stop</button>` : "") +
       (j.kind === "compare" && j.state === "finished" ? `<a class="open">open the evaluation</a>` : "") +
+      (j.kind === "try" && j.state === "finished" ? `<a class="open-trial">open in the viewer</a> ` +
+        `<a href="${api("/api/trial/file", { id: j.result, file: "niclab.nic" })}" download="niclab.nic">niclab.nic</a> ` +
+        `<a href="${api("/api/trial/file", { id: j.result, file: "niclab.png" })}" download="niclab.png">niclab.png</a>` : "") +
       `</div>${stages}<pre>${esc(j.log.slice(-20).join("\n"))}</pre>`;
     const stop = div.querySelector(".stop");
     if (stop) stop.addEventListener("click", async () => {
@@ -703,12 +730,53 @@ function renderJobs() {
     });
     const pre = div.querySelector("pre");
     requestAnimationFrame(() => { pre.scrollTop = pre.scrollHeight; });
+    const openTrialLink = div.querySelector(".open-trial");
+    if (openTrialLink) openTrialLink.addEventListener("click", () => openTrial(j.result));
     const open = div.querySelector(".open");
     if (open) open.addEventListener("click", async () => { await refreshEvals(); await openEval(j.result); });
     return div;
   }));
 }
 
+async function openTrial(id) {
+  try {
+    const t = await getJson("/api/trial", { id });
+    view.left = t.sides.some((s) => s.name === "original") ? "original" : "niclab";
+    view.right = "niclab";
+    openViewer(t.input.split("/").pop(), trialSource(id, t));
+    if (t.notes.length) showError(`${id}: ${t.notes.join("; ")}`);
+  } catch (e) {
+    showError(`trial ${id}: ${e.message}`);
+  }
+}
+
+// Try a codec: the chosen (or dropped) file is the request's body.
+async function tryFile(file) {
+  try {
+    const nic = file.name.toLowerCase().endsWith(".nic");
+    const r = await fetch(api("/api/try", nic ? {} : { model: $("try-model").value }), { method: "POST", body: file });
+    const out = await r.json().catch(() => ({ error: `${r.status} ${r.statusText}` }));
+    if (!r.ok) throw new Error(out.error || `${r.status}`);
+    myTrials.add(out.id);
+    showError("");
+    await refreshJobs();
+  } catch (e) {
+    showError(`try: ${e.message}`);
+  }
+}
+
+$("try-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const f = $("try-file").files[0];
+  if (f) tryFile(f); else showError("try: choose an image or a .nic file first");
+});
+$("try-form").addEventListener("dragover", (ev) => { ev.preventDefault(); $("try-form").classList.add("dropping"); });
+$("try-form").addEventListener("dragleave", () => $("try-form").classList.remove("dropping"));
+$("try-form").addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  $("try-form").classList.remove("dropping");
+  if (ev.dataTransfer.files[0]) tryFile(ev.dataTransfer.files[0]);
+});
 $("cmp-run").addEventListener("change", suggestOut);
 $("cmp-images").addEventListener("change", suggestOut);
 $("cmp-out").addEventListener("input", () => { $("cmp-out").dataset.edited = "1"; });

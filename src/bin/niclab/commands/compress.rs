@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The zoo's default model, for `niclab compress` without `--model`.
-fn default_model() -> Result<PathBuf> {
+pub fn default_model() -> Result<PathBuf> {
     let dir = niclab::zoo::default_dir();
     let zoo = Zoo::load(&dir)?;
     // The shipped file itself: a run of the same name in --checkpoints may differ.

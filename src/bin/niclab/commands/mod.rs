@@ -12,6 +12,7 @@ pub mod rd;
 pub mod serve;
 pub mod study;
 pub mod train;
+pub mod try_codec;
 pub mod weights;
 
 use std::path::{Path, PathBuf};

@@ -28,6 +28,9 @@ pub struct Args {
     /// Folder of the experiment and study files the page may start.
     #[arg(long, default_value = "experiments")]
     pub experiments: PathBuf,
+    /// The model zoo whose codecs the page may try [default: as niclab models].
+    #[arg(long)]
+    pub models: Option<PathBuf>,
     /// Require this token on every request (default: a fresh one off loopback, none on it).
     #[arg(long)]
     pub token: Option<String>,
@@ -65,6 +68,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         runs: args.runs,
         images,
         experiments: args.experiments,
+        models: args.models.unwrap_or_else(niclab::zoo::default_dir),
         token,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
