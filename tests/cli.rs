@@ -202,3 +202,18 @@ fn corrupt_training_images_are_reported_or_fatal_with_strict() {
         "{stderr}"
     );
 }
+
+#[test]
+fn niclab_try_refuses_what_is_not_an_image_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.png"), "not a picture").unwrap();
+    for (input, says) in [("notes.png", "notes.png"), ("missing.png", "missing.png")] {
+        let (code, _, err) = common::niclab(&["try", input, "--out", "trial"], dir.path());
+        assert_eq!(code, 1, "{input}: {err}");
+        assert!(err.contains(says), "{input}: {err}");
+        assert!(
+            !dir.path().join("trial").exists(),
+            "{input}: a folder was left"
+        );
+    }
+}
