@@ -315,6 +315,19 @@ fn the_compare_button_and_a_training_from_the_page() {
         b.js("return document.getElementById('launch-button').disabled"),
         true
     );
+    // Its curve, selected, grows while it trains.
+    b.click("#runs tr[data-run='long'] input");
+    let last = "const c = charts.get('train/loss');
+        const i = c ? c.plot.series.findIndex((s) => s.label === 'long') : -1;
+        if (i < 0) return null;
+        const ys = c.plot.data[i]; let k = ys.length - 1;
+        while (k >= 0 && ys[k] === null) k--;
+        return k >= 0 ? c.plot.data[0][k] : null";
+    let first = b.wait("the training's curve", last).as_f64().unwrap();
+    b.wait(
+        "the training's curve to grow",
+        &format!("const s = (() => {{ {last} }})(); return s > {first}"),
+    );
     b.js("document.getElementById('jobs-view').scrollIntoView()");
     b.screenshot("training");
     b.click(".job[data-job='3'] .stop");

@@ -509,6 +509,37 @@ fn a_training_from_the_page_stops_with_a_checkpoint_and_resumes() {
     assert_eq!(job["state"], "failed", "{job}");
     assert!(job["log"].to_string().contains("--resume"), "{job}");
 
+    // A run that a training outside the server holds: the job fails with the lock's reason.
+    let held = std::fs::read_to_string(root.join("experiments/long.toml"))
+        .unwrap()
+        .replace("name = \"long\"", "name = \"held\"")
+        .replace("steps = 4000", "steps = 100000");
+    std::fs::write(root.join("experiments/held.toml"), held).unwrap();
+    let mut outside = std::process::Command::new(env!("CARGO_BIN_EXE_niclab"))
+        .args(["train", "experiments/held.toml"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_logged(root, "held", 50);
+    let (code, job) = post(
+        &s.addr,
+        "/api/launch",
+        r#"{"file": "held.toml", "resume": true}"#,
+    );
+    assert_eq!(code, 202, "{job}");
+    let job = wait_job(&s.addr, job["id"].as_u64().unwrap());
+    outside.kill().unwrap();
+    outside.wait().unwrap();
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["log"]
+            .to_string()
+            .contains("is being trained by process"),
+        "{job}"
+    );
+
     for (path, body, want, says) in [
         (
             "/api/launch",

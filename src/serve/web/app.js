@@ -36,7 +36,7 @@ const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? "-" :
 function row(r) {
   return {
     id: r.id, state: r.state, steps_done: r.steps_done,
-    pairs: r.model.pairs, latent: r.model.latent_channels, entropy: r.model.entropy,
+    pairs: r.model.pairs, channels: r.model.channels.join(" "), latent: r.model.latent_channels, entropy: r.model.entropy,
     lossw: `${r.loss.ssim} / ${r.loss.perceptual} / ${r.loss.mse} / ${r.loss.rate}`,
     backend: r.backend,
     best_loss: r.best ? r.best.loss : null,
@@ -69,10 +69,10 @@ function renderRuns() {
       `<a class="config-link">${esc(x.id)}</a>`,
       `<span class="state ${esc(x.state)}">${esc(x.state.replace("_", " "))}</span>`,
       `${x.steps_done} / ${planned}`,
-      x.pairs, x.latent, esc(x.entropy), esc(x.lossw), esc(x.backend),
+      x.pairs, esc(x.channels), x.latent, esc(x.entropy), esc(x.lossw), esc(x.backend),
       fmt(x.best_loss, 5), fmt(x.psnr, 2), fmt(x.ssim, 4), fmt(x.bpp, 4),
     ];
-    tr.innerHTML = cells.map((c, i) => `<td class="${i >= 3 && i <= 5 || i >= 9 ? "num" : ""}">${c}</td>`).join("");
+    tr.innerHTML = cells.map((c, i) => `<td class="${i >= 3 && i <= 6 || i >= 10 ? "num" : ""}">${c}</td>`).join("");
     tr.querySelector("input").addEventListener("change", (e) => {
       if (e.target.checked) selected.add(x.id); else selected.delete(x.id);
       renderRuns();
