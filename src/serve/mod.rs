@@ -347,6 +347,16 @@ fn find_eval(state: &AppState, id: Option<&str>) -> Result<evals::EvalDir, ApiEr
     )
 }
 
+/// A file the API serves, or 404 naming it.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, ApiError> {
+    std::fs::read(path).map_err(|err| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })
+}
+
 fn unreadable(m: String) -> ApiError {
     ApiError(StatusCode::UNPROCESSABLE_ENTITY, m)
 }
@@ -435,12 +445,7 @@ async fn eval_file(
             format!("no {version} file of {image:?} the browser can show"),
         )
     })?;
-    let bytes = std::fs::read(&path).map_err(|err| {
-        ApiError(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {err}", path.display()),
-        )
-    })?;
+    let bytes = read_file(&path)?;
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
 }
 
@@ -502,12 +507,7 @@ async fn report_file(
         ));
     }
     let path = r.dir.join(file);
-    let bytes = std::fs::read(&path).map_err(|err| {
-        ApiError(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {err}", path.display()),
-        )
-    })?;
+    let bytes = read_file(&path)?;
     Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 

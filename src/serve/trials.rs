@@ -158,12 +158,7 @@ pub async fn trial_file(
         _ => "application/octet-stream",
     };
     let path = t.dir.join(file);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        ApiError(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
+    let bytes = super::read_file(&path)?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, mime.to_string()),
