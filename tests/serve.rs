@@ -592,6 +592,11 @@ fn ctrl_c_stops_the_server_and_its_job_with_a_checkpoint() {
     let (code, job) = post(&s.addr, "/api/launch", r#"{"file": "long.toml"}"#);
     assert_eq!(code, 202, "{job}");
     wait_logged(root, "long", 50);
+    // An open page: its event stream must not hold the server up.
+    let mut page = TcpStream::connect(&s.addr).unwrap();
+    write!(page, "GET /api/events HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).unwrap();
+    let mut first = [0u8; 256];
+    assert!(page.read(&mut first).unwrap() > 0);
     // SAFETY: kill(2) with plain integers.
     let pid = libc::pid_t::try_from(s.child.id()).unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);

@@ -76,6 +76,9 @@ pub struct ServeOptions {
 pub struct AppState {
     opts: ServeOptions,
     jobs: Arc<jobs::Jobs>,
+    /// Turns true when the server stops: the event streams end, so that open pages do not
+    /// hold the graceful shutdown forever.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An API error: a status and a message the page shows.
@@ -102,8 +105,16 @@ pub fn new_token() -> String {
 }
 
 /// The app: API routes, the page and its assets, the token check.
-pub fn router(opts: ServeOptions, jobs: Arc<jobs::Jobs>) -> Router {
-    let state = Arc::new(AppState { opts, jobs });
+pub fn router(
+    opts: ServeOptions,
+    jobs: Arc<jobs::Jobs>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Router {
+    let state = Arc::new(AppState {
+        opts,
+        jobs,
+        stopping,
+    });
     Router::new()
         .route("/api/runs", get(list_runs))
         .route("/api/curves", get(curves))
@@ -170,11 +181,13 @@ pub async fn serve(
     );
     let exe = std::env::current_exe().context("cannot find the niclab binary to run jobs")?;
     let jobs = jobs::Jobs::new(exe);
-    let stopping = jobs.clone();
-    axum::serve(listener, router(opts, jobs))
+    let running = jobs.clone();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    axum::serve(listener, router(opts, jobs, stopping))
         .with_graceful_shutdown(async move {
             shutdown.await;
-            stopping.stop_all(JOB_PATIENCE).await;
+            let _ = stop.send(true);
+            running.stop_all(JOB_PATIENCE).await;
         })
         .await
         .context("the server stopped")
@@ -587,6 +600,7 @@ async fn events(
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
     let root = state.opts.checkpoints.clone();
     let jobs = state.jobs.clone();
+    let stopping = state.stopping.clone();
     // (runs fingerprint, jobs version) last sent, and whether to look again at once: after
     // an event the other source is looked at before sleeping, so a training that changes
     // its files every second cannot starve the jobs' events.
@@ -596,10 +610,18 @@ async fn events(
         move |(mut last_runs, mut last_jobs, mut now): Seen| {
             let root = root.clone();
             let jobs = jobs.clone();
+            let mut stopping = stopping.clone();
             async move {
                 loop {
+                    // Stopping, or the server gone: the stream ends.
+                    if *stopping.borrow() || stopping.has_changed().is_err() {
+                        return None;
+                    }
                     if !now {
-                        tokio::time::sleep(POLL).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(POLL) => {}
+                            _ = stopping.changed() => continue,
+                        }
                     }
                     now = false;
                     let r = root.clone();
