@@ -59,9 +59,12 @@ pub struct Trial {
     pub notes: Vec<String>,
 }
 
-/// Whether `path` is a `.nic` file (by its first bytes).
+/// Whether `path` is a `.nic` file (by its first bytes; only those are read).
 pub fn is_nic(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.starts_with(&super::nic::MAGIC))
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
+        && magic == super::nic::MAGIC
 }
 
 fn bpp(bytes: u64, w: u32, h: u32) -> f64 {

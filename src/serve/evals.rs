@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// How deep under the runs root an `eval/` folder may sit (`<study>/<member>/eval` is 3).
-const MAX_DEPTH: usize = 4;
+/// How deep under the runs root the folder holding `eval/` may sit (`<study>/<member>` is 2).
+const MAX_DEPTH: usize = 3;
 
 /// An evaluation folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,34 +18,17 @@ pub struct EvalDir {
     pub dir: PathBuf,
 }
 
-/// Every evaluation under `root`, sorted by id; links are not followed.
+/// Every evaluation under `root`, sorted by id; links are not followed. Its id is the path
+/// of the folder that holds `eval/`.
 pub fn discover(root: &Path) -> Vec<EvalDir> {
-    let mut out: Vec<EvalDir> = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .max_depth(MAX_DEPTH)
-        .follow_links(false)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_type().is_dir()
-                && e.file_name() == "eval"
-                && e.path().join("summary.json").is_file()
-        })
-        .filter_map(|e| {
-            let rel = e.path().parent()?.strip_prefix(root).ok()?;
-            let id = rel
-                .components()
-                .map(|c| c.as_os_str().to_str())
-                .collect::<Option<Vec<_>>>()?
-                .join("/");
-            (!id.is_empty()).then(|| EvalDir {
-                id,
-                dir: e.path().to_path_buf(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    super::folders::find(root, MAX_DEPTH, |d| {
+        let eval = d.join("eval");
+        let is_dir = fs::symlink_metadata(&eval).is_ok_and(|m| m.is_dir());
+        (is_dir && eval.join("summary.json").is_file()).then_some(eval)
+    })
+    .into_iter()
+    .map(|(id, dir)| EvalDir { id, dir })
+    .collect()
 }
 
 /// An evaluation's summary as written (`summary.json`), with its id.
@@ -179,35 +162,26 @@ pub fn versions(e: &EvalDir) -> Vec<Version> {
     out
 }
 
-/// An image name of `per_image.csv` that is safe to look up under a folder: relative, no
-/// `..`, no empty or `.` parts.
-fn plain_name(name: &str) -> bool {
-    !name.starts_with('/')
-        && !name.contains('\\')
-        && !name.contains('\0')
-        && name
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+/// The content type of a file a browser can show, by its extension.
+pub fn shown_mime(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    SHOWN.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m)
 }
 
 /// The file of `image` in `folder` (an image name from `per_image.csv`, checked plain)
 /// under any shown extension, with its content type.
 pub fn shown_file(folder: &Path, image: &str) -> Option<(PathBuf, &'static str)> {
-    if !plain_name(image) {
+    if !super::folders::is_plain(image) {
         return None;
     }
     let exact = folder.join(image);
     let stem = exact.with_extension("");
-    let by_ext = |p: &Path| {
-        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
-        SHOWN.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m)
-    };
     // A plain file inside the folder: a link out of it is not shown.
     let inside = |p: &Path| {
         fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
             && matches!((p.canonicalize(), folder.canonicalize()), (Ok(f), Ok(d)) if f.starts_with(&d))
     };
-    if let Some(mime) = by_ext(&exact).filter(|_| inside(&exact)) {
+    if let Some(mime) = shown_mime(&exact).filter(|_| inside(&exact)) {
         return Some((exact, mime));
     }
     SHOWN.iter().find_map(|(ext, mime)| {

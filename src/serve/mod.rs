@@ -29,6 +29,7 @@
 //! and links out of the root are refused (403) or unknown (404).
 
 pub mod evals;
+pub mod folders;
 pub mod jobs;
 pub mod launch;
 pub mod reports;
@@ -286,10 +287,7 @@ fn lookup<T: Named>(
             format!("missing ?{param}=ID (an id from {listing})"),
         )
     })?;
-    let outside = id.starts_with('/')
-        || id.contains('\\')
-        || id.contains('\0')
-        || id.split('/').any(|c| c == ".." || c == "." || c.is_empty());
+    let outside = !folders::is_plain(id);
     if outside {
         return Err(ApiError(
             StatusCode::FORBIDDEN,

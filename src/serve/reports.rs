@@ -49,38 +49,21 @@ fn is_study(summary: &Path) -> bool {
 
 /// Every report under `root`, sorted by id; links are not followed.
 pub fn discover(root: &Path) -> Vec<ReportDir> {
-    let mut out: Vec<ReportDir> = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .max_depth(MAX_DEPTH)
-        .follow_links(false)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir() && e.file_name() != "eval")
-        .filter_map(|e| {
-            let dir = e.path();
-            let kind = if dir.join("rd.json").is_file() {
-                ReportKind::Rd
-            } else if is_study(&dir.join("summary.json")) {
-                ReportKind::Study
-            } else {
-                return None;
-            };
-            let id = dir
-                .strip_prefix(root)
-                .ok()?
-                .components()
-                .map(|c| c.as_os_str().to_str())
-                .collect::<Option<Vec<_>>>()?
-                .join("/");
-            Some(ReportDir {
-                id,
-                kind,
-                dir: dir.to_path_buf(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    super::folders::find(root, MAX_DEPTH, |dir| {
+        let kind = if dir.file_name().is_some_and(|n| n == "eval") {
+            return None;
+        } else if dir.join("rd.json").is_file() {
+            ReportKind::Rd
+        } else if is_study(&dir.join("summary.json")) {
+            ReportKind::Study
+        } else {
+            return None;
+        };
+        Some((kind, dir.to_path_buf()))
+    })
+    .into_iter()
+    .map(|(id, (kind, dir))| ReportDir { id, kind, dir })
+    .collect()
 }
 
 /// A report as the page opens it.

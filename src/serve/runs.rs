@@ -26,28 +26,12 @@ pub struct RunDir {
 /// Every run folder under `root`, sorted by id. Symbolic links are not followed, so nothing
 /// outside the root is listed.
 pub fn discover(root: &Path) -> Vec<RunDir> {
-    let mut out: Vec<RunDir> = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .max_depth(MAX_DEPTH)
-        .follow_links(false)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir() && e.path().join("config.toml").is_file())
-        .filter_map(|e| {
-            let rel = e.path().strip_prefix(root).ok()?;
-            let id = rel
-                .components()
-                .map(|c| c.as_os_str().to_str())
-                .collect::<Option<Vec<_>>>()?
-                .join("/");
-            Some(RunDir {
-                id,
-                dir: e.path().to_path_buf(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    super::folders::find(root, MAX_DEPTH, |d| {
+        d.join("config.toml").is_file().then(|| d.to_path_buf())
+    })
+    .into_iter()
+    .map(|(id, dir)| RunDir { id, dir })
+    .collect()
 }
 
 /// Where a run stands.

@@ -82,22 +82,15 @@ impl Named for TrialDir {
 
 /// The trials under `runs/try/`, those with a `trial.json`.
 pub fn discover(runs_root: &Path) -> Vec<TrialDir> {
-    let Ok(entries) = std::fs::read_dir(runs_root.join(TRY_DIR)) else {
-        return Vec::new();
-    };
-    let mut out: Vec<TrialDir> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter(|e| e.path().join(TRIAL_FILE).is_file())
-        .filter_map(|e| {
-            Some(TrialDir {
-                id: format!("{TRY_DIR}/{}", e.file_name().to_str()?),
-                dir: e.path(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    super::folders::find(&runs_root.join(TRY_DIR), 1, |d| {
+        d.join(TRIAL_FILE).is_file().then(|| d.to_path_buf())
+    })
+    .into_iter()
+    .map(|(n, dir)| TrialDir {
+        id: format!("{TRY_DIR}/{n}"),
+        dir,
+    })
+    .collect()
 }
 
 fn read(t: &TrialDir) -> Result<Trial, ApiError> {
@@ -152,11 +145,7 @@ pub async fn trial_file(
             format!("no file {file:?} in trial {}", t.id),
         ));
     }
-    let mime = match Path::new(file).extension().and_then(|e| e.to_str()) {
-        Some("png") => "image/png",
-        Some("jpg") => "image/jpeg",
-        _ => "application/octet-stream",
-    };
+    let mime = super::evals::shown_mime(Path::new(file)).unwrap_or("application/octet-stream");
     let path = t.dir.join(file);
     let bytes = super::read_file(&path)?;
     Ok((
