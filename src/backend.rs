@@ -36,6 +36,7 @@ fn libtorch(_: DeviceSpec) -> Result<Device> {
 #[cfg(feature = "tch")]
 #[allow(deprecated)] // burn marks burn-tch deprecated in favour of CubeCL backends, which cannot be built offline
 fn libtorch(spec: DeviceSpec) -> Result<Device> {
+    keep_freed_memory();
     match spec {
         DeviceSpec::Cpu => Ok(Device::libtorch()),
         DeviceSpec::Cuda(i) => {
@@ -55,6 +56,29 @@ fn libtorch(spec: DeviceSpec) -> Result<Device> {
             }
             Ok(Device::libtorch_cuda(i))
         }
+    }
+}
+
+/// libtorch's CPU tensors come from glibc's malloc, which by default hands freed blocks back
+/// to the kernel (heap trimmed above 128 KiB free, blocks above the mmap threshold unmapped),
+/// so each training step faults the pages of its activations in again: perf put a quarter of
+/// a libtorch training step in the kernel's page-fault path. Keeping freed memory for reuse
+/// (as PyTorch's own caching allocators do on GPUs) took the 3-pair model from about 75 to
+/// about 125 img/s on 2 cores; peak memory is unchanged, since what is kept is what the step
+/// had in use anyway. Once per process, before the first libtorch tensor.
+#[cfg(feature = "tch")]
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes glibc malloc's tuning parameters. 32 MiB is the
+            // largest mmap threshold glibc accepts on 64-bit; larger blocks are still mapped.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        });
     }
 }
 
