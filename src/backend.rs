@@ -59,6 +59,19 @@ fn libtorch(spec: DeviceSpec) -> Result<Device> {
     }
 }
 
+/// cuDNN's benchmark mode (time the convolution algorithms for each new shape, keep the
+/// fastest) for libtorch on CUDA; off, cuDNN's default choice, which repeats. No effect on
+/// flex or on the CPU.
+pub fn set_cudnn_benchmark(backend: Backend, on: bool) {
+    #[cfg(feature = "tch")]
+    if backend == Backend::Libtorch {
+        // SAFETY: sets one global flag of libtorch's; valid with or without a GPU.
+        unsafe { torch_sys::cuda::atc_set_benchmark_cudnn(i32::from(on)) };
+    }
+    #[cfg(not(feature = "tch"))]
+    let _ = (backend, on);
+}
+
 /// libtorch's CPU tensors come from glibc's malloc, which by default hands freed blocks back
 /// to the kernel (heap trimmed above 128 KiB free, blocks above the mmap threshold unmapped),
 /// so each training step faults the pages of its activations in again: perf put a quarter of

@@ -335,6 +335,47 @@ pub struct TrainConfig {
     pub backend: Backend,
     /// Device of that backend.
     pub device: DeviceSpec,
+    /// Several devices of that backend for data-parallel training: each takes `batch_size`
+    /// crops of every step, their gradients are summed on the first, one optimiser step.
+    /// Empty: `device` alone.
+    pub devices: Vec<DeviceSpec>,
+    /// `f32`, or `bf16`: the autoencoder's forward and backward in bfloat16 (weights, Adam's
+    /// state, the loss and checkpoints stay f32).
+    pub precision: Precision,
+    /// On CUDA, `true` turns cuDNN's benchmark mode (fastest algorithms, timed per shape at
+    /// the start) off, so that a resumed run repeats the uninterrupted one bit for bit.
+    pub deterministic: bool,
+}
+
+impl TrainConfig {
+    /// The devices that train, the first holding the weights and the optimiser.
+    pub fn replica_devices(&self) -> Vec<DeviceSpec> {
+        if self.devices.is_empty() {
+            vec![self.device]
+        } else {
+            self.devices.clone()
+        }
+    }
+}
+
+/// Arithmetic of the autoencoder's forward and backward passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats throughout.
+    #[default]
+    F32,
+    /// bfloat16 activations and weight copies, f32 master weights.
+    Bf16,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
 }
 
 impl Default for TrainConfig {
@@ -355,6 +396,9 @@ impl Default for TrainConfig {
             log_every: 10,
             backend: Backend::Flex,
             device: DeviceSpec::Cpu,
+            devices: Vec::new(),
+            precision: Precision::F32,
+            deterministic: false,
         }
     }
 }
@@ -629,6 +673,25 @@ impl Experiment {
             return err(
                 "train.batch_size",
                 format!("{} is out of range 1..=4096", t.batch_size),
+            );
+        }
+        if let Some(first) = t.devices.first()
+            && t.device != DeviceSpec::Cpu
+            && t.device != *first
+        {
+            return err(
+                "train.devices",
+                format!(
+                    "starts with \"{first}\" but train.device is \"{}\"; the first of \
+                     train.devices is the main device: drop train.device or make them agree",
+                    t.device
+                ),
+            );
+        }
+        if t.devices.len() > 64 {
+            return err(
+                "train.devices",
+                format!("{} devices; at most 64", t.devices.len()),
             );
         }
         if !(t.lr > 0.0 && t.lr <= 1.0) {

@@ -2,10 +2,11 @@
 //! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1]; optionally a
 //! learned entropy model over the latent (see [`crate::codec`]).
 
-use burn::module::{ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use burn::tensor::activation::{relu, sigmoid};
 
 use rand::{Rng, SeedableRng};
@@ -99,6 +100,16 @@ impl Autoencoder {
         }
     }
 
+    /// The same model with `mapper` applied to the encoder's and decoder's parameters only
+    /// (the entropy model is left as it is: its densities stay f32 under bf16 training).
+    pub fn encoder_decoder_map<M: ModuleMapper>(&self, mapper: &mut M) -> Self {
+        Self {
+            encoder: self.encoder.iter().map(|c| c.clone().map(mapper)).collect(),
+            decoder: self.decoder.iter().map(|c| c.clone().map(mapper)).collect(),
+            prior: self.prior.clone(),
+        }
+    }
+
     /// Image batch `[B, 3, H, W]` in [0, 1] to latent `[B, C, H/2^d, W/2^d]`. With an entropy
     /// model the last layer is linear: a ReLU would pile half the latent onto one bin and
     /// leave the density nothing to learn below it.
@@ -172,9 +183,12 @@ impl Autoencoder {
                 let noise: Vec<f32> = (0..shape.iter().product::<usize>())
                     .map(|_| rng.random_range(-0.5f32..0.5))
                     .collect();
-                let noisy =
-                    z.clone() + Tensor::from_data(TensorData::new(noise, shape), &z.device());
-                let bpp = prior.bits(noisy.clone()) / (b * h * w) as f64;
+                let noise: Tensor<4> =
+                    Tensor::from_data(TensorData::new(noise, shape), &z.device());
+                let noise = noise.cast(FloatDType::from(z.dtype()));
+                let noisy = z.clone() + noise;
+                // The densities in f32 whatever the autoencoder's precision (a no-op for f32).
+                let bpp = prior.bits(noisy.clone().cast(FloatDType::F32)) / (b * h * w) as f64;
                 (self.decode(noisy), Some(bpp))
             }
         }

@@ -6,6 +6,7 @@
 //! is saved; the Learner's checkpointer and data loaders own those decisions.
 
 pub mod checkpoint;
+pub mod replicas;
 pub mod schedule;
 pub mod tensorboard;
 
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -29,6 +30,7 @@ use crate::model::Autoencoder;
 use crate::progress::Progress;
 use crate::run_lock::RunLock;
 use checkpoint::{Checkpoint, CheckpointMeta, RESUMABLE_CHANGES, differing_keys, write_atomic};
+use replicas::{Replicas, StepGrads};
 
 /// How to start a run.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +134,10 @@ pub fn train(
     let ad = device.clone().autodiff();
     let loss_fn = HybridLoss::new(&exp.loss, &ad)?;
     let val_loss_fn = loss_fn.valid();
+    let replicas = Replicas::new(exp, &ad, loss_fn)?;
+    backend::set_cudnn_benchmark(exp.train.backend, !exp.train.deterministic);
+    // Every device takes `batch_size` crops of each step.
+    let step_crops = exp.train.batch_size * replicas.len();
 
     let previous = if opts.resume {
         if !files.last().exists() {
@@ -154,7 +160,7 @@ pub fn train(
         check_resumable(&ckpt.meta.experiment, exp, &files.last())?;
     }
 
-    let mut data = TrainingData::load(&exp.data, exp.train.batch_size, exp.train.seed)?;
+    let mut data = TrainingData::load(&exp.data, step_crops, exp.train.seed)?;
     let total = match (exp.train.steps, exp.train.epochs) {
         (_, Some(epochs)) => epochs.saturating_mul(data.steps_per_epoch()),
         (Some(steps), None) => steps,
@@ -162,14 +168,20 @@ pub fn train(
     };
     eprintln!(
         "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \
-         {} backend on {}",
+         {} backend on {} ({})",
         exp.name(),
         data.train_photos(),
         data.val_photos(),
         data.val_batches().iter().map(|b| b.len).sum::<usize>(),
         data.steps_per_epoch(),
         exp.train.backend,
-        exp.train.device
+        exp.train
+            .replica_devices()
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        exp.train.precision
     );
 
     if let Some(ckpt) = &previous
@@ -288,30 +300,28 @@ pub fn train(
         }
         let t0 = Instant::now();
         let lr = schedule::learning_rate(&exp.train, step, total);
-        let mut batch = data.batch(step).to_tensor(&ad);
-        if fault_nan_at == Some(step + 1) {
-            batch = batch * f32::NAN;
-        }
-        let (recon, bpp) = model.forward_train(
-            batch.clone(),
-            mix_seed(&[exp.train.seed, 0x0004_015E, step]),
-        );
-        let mut terms = loss_fn.forward(recon, batch);
-        if let Some(bpp) = bpp {
-            terms = terms.with_rate(exp.loss.rate, bpp);
-        }
-        let loss = terms.total.clone().into_scalar::<f32>() as f64;
-        if !loss.is_finite() {
-            bar.abandon();
-            board.finish(step, None, false)?;
-            bail!(
-                "training loss became {loss} at step {}; stopped without saving. The last good \
-                 checkpoint ({}, step {last_saved}) is kept; try a lower train.lr",
-                step + 1,
-                files.last().display()
-            );
-        }
-        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        let seed = |share: usize| match share {
+            0 => mix_seed(&[exp.train.seed, 0x0004_015E, step]),
+            _ => mix_seed(&[exp.train.seed, 0x0004_015E, step, share as u64]),
+        };
+        let poison = fault_nan_at == Some(step + 1);
+        let StepGrads {
+            loss,
+            terms: weighted,
+            grads,
+        } = match replicas.step(&model, &data.batch(step), seed, poison) {
+            Ok(out) => out,
+            Err(loss) => {
+                bar.abandon();
+                board.finish(step, None, false)?;
+                bail!(
+                    "training loss became {loss} at step {}; stopped without saving. The last \
+                     good checkpoint ({}, step {last_saved}) is kept; try a lower train.lr",
+                    step + 1,
+                    files.last().display()
+                );
+            }
+        };
         model = optim.step(lr, model, grads);
         step += 1;
         train_secs += t0.elapsed().as_secs_f64();
@@ -319,11 +329,9 @@ pub fn train(
 
         if step % exp.train.log_every == 0 || step == total {
             let (since, at) = window;
-            let ips = ((step - at) as usize * exp.train.batch_size) as f64
-                / since.elapsed().as_secs_f64();
+            let ips = ((step - at) as usize * step_crops) as f64 / since.elapsed().as_secs_f64();
             window = (Instant::now(), step);
-            // Weighted terms (they add up to the loss); empty when a term is off.
-            let weighted = terms.weighted();
+            // `weighted`: the terms as weighted (they add up to the loss); empty when off.
             board.train_step(step, loss, &weighted, lr, ips);
             metrics.row(&format!(
                 "{step},{},{lr},{loss},{},{ips:.2}",
@@ -402,7 +410,7 @@ pub fn train(
         last_loss,
         best_val_loss: best,
         images_per_sec: if train_secs > 0.0 {
-            (done as usize * exp.train.batch_size) as f64 / train_secs
+            (done as usize * step_crops) as f64 / train_secs
         } else {
             0.0
         },
