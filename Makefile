@@ -65,7 +65,7 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: uplot serve help deps codec-tools browser build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench test lint clean-data
+.PHONY: uplot serve help deps codec-tools browser build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench gpu-check test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -86,6 +86,7 @@ help:
 	@echo "make rd     the shipped codecs (models/) against JPEG, WebP, AVIF and JPEG XL on test-1000 and"
 	@echo "            test-photos: runs/rd, runs/rd-photos (AVIF and JPEG XL: make codec-tools installs them)"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
+	@echo "make gpu-check  on a CUDA GPU: niclab training (f32, bf16) against PyTorch eager, GPU evaluation"
 	@echo "make bench  time evaluation, training and inference (flex, libtorch, PyTorch), JPEG (Pillow) and"
 	@echo "            the codecs' MP/s on full-size photos and a 24 MP one: BENCHMARKS.md"
 	@echo "make serve  the web app on http://127.0.0.1:8080/ (PORT=, HOST=): runs and their live curves"
@@ -267,6 +268,12 @@ bench: data weights build test-venv codec-tools browser
 	bash benches/infer_speed.sh
 	bash benches/serve_speed.sh
 	@echo "wrote BENCHMARKS.md"
+
+# On a machine with a CUDA GPU and the libtorch build: niclab against PyTorch eager on the
+# GPU, f32 and bf16, and a GPU evaluation; writes BENCHMARKS-gpu.md. Builds nothing; without
+# a GPU it says so and fails.
+gpu-check:
+	bash benches/gpu_check.sh
 
 # The web app's chart library, vendored (src/serve/web/vendor/uplot/, embedded in the binary):
 # `make uplot` fetches the pinned npm tarball again and checks it against its SHA-256.

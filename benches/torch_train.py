@@ -5,7 +5,9 @@ kernel 3, channels 64 then 128, latent 32, the first 3 pairs stride 2, ReLU, Sig
       Adam, batch 16 of 128x128, loss 0.7 (1 - SSIM) + 0.3 MSE, or with VGG_DIR (weights
       written by benches/vgg_weights.py) niclab's full hybrid loss 0.6 (1 - SSIM) + 0.1
       perceptual (VGG16 relu2_2, ImageNet weights) + 0.3 MSE. Prints images/s over the timed
-      steps (3 warm-up steps first).
+      steps (3 warm-up steps first). Environment: DEVICE (cpu or cuda:N, default cpu), BATCH
+      (16), PRECISION (f32, or bf16: the model under torch.autocast in bfloat16, as a PyTorch
+      user would write it); on CUDA it also prints the peak memory PyTorch allocated (MiB).
   torch_train.py infer THREADS PAIRS IMAGES BATCH
       Encode + decode of IMAGES random 128x128 images in batches, no autograd. Prints
       images/s (one warm-up batch first).
@@ -23,7 +25,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def model(pairs, channels=(64, 128), latent=32, downsample=3):
+# The paper's latent sizes, as experiments/paper-depth-*.toml.
+LATENT = {3: 43, 5: 41, 7: 35, 10: 32}
+
+
+def model(pairs, channels=(64, 128), latent=None, downsample=3):
+    latent = latent or LATENT.get(pairs, 32)
     out = lambda i: latent if i == pairs - 1 else channels[min(i, len(channels) - 1)]
     inp = lambda i: 3 if i == 0 else out(i - 1)
     stride = lambda i: 2 if i < downsample else 1
@@ -80,17 +87,28 @@ class Vgg(nn.Module):
 
 
 def train(threads, steps, vgg_dir=None):
+    import os
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    m = model(3)
+    device = torch.device(os.environ.get("DEVICE", "cpu"))
+    batch = int(os.environ.get("BATCH", "16"))
+    bf16 = os.environ.get("PRECISION", "f32") == "bf16"
+    m = model(3).to(device)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-    w = gaussian()
-    vgg = Vgg(vgg_dir) if vgg_dir else None
-    x = torch.rand(16, 3, 128, 128)
+    w = gaussian().to(device)
+    vgg = Vgg(vgg_dir).to(device) if vgg_dir else None
+    if vgg is not None:
+        vgg.MEAN = vgg.MEAN.to(device)
+    x = torch.rand(batch, 3, 128, 128, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for i in range(steps + 3):
         if i == 3:
+            sync()
             t = time.perf_counter()
-        y = m(x)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            y = m(x)
+        y = y.float()
         if vgg is None:
             loss = 0.7 * (1 - ssim(y, x, w)) + 0.3 * F.mse_loss(y, x)
         else:
@@ -99,7 +117,12 @@ def train(threads, steps, vgg_dir=None):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    print(f"{16 * steps / (time.perf_counter() - t):.2f}")
+    sync()
+    rate = batch * steps / (time.perf_counter() - t)
+    if device.type == "cuda":
+        print(f"{rate:.2f} {torch.cuda.max_memory_allocated(device) / 2**20:.0f}")
+    else:
+        print(f"{rate:.2f}")
 
 
 def infer(threads, pairs, images, batch):
