@@ -923,6 +923,35 @@ mod tests {
     }
 
     #[test]
+    fn devices_and_precision_are_checked() {
+        let e = parse(
+            "[train]\ndevices = [\"cuda:0\", \"cuda:1\"]\nprecision = \"bf16\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            e.train.replica_devices(),
+            [DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)]
+        );
+        assert_eq!(e.train.precision, Precision::Bf16);
+        assert_eq!(
+            parse("", &[]).unwrap().train.replica_devices(),
+            [DeviceSpec::Cpu]
+        );
+        let err = parse(
+            "[train]\ndevice = \"cuda:1\"\ndevices = [\"cuda:0\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.origin, "x.toml:3:1");
+        assert!(err.message.starts_with("train.devices:"), "{err}");
+        let err = parse("[train]\ndevices = [\"gpu0\"]\n", &[]).unwrap_err();
+        assert!(err.message.contains("unknown device `gpu0`"), "{err}");
+        let err = parse("", &["train.precision=f16"]).unwrap_err();
+        assert!(err.message.contains("`f32` or `bf16`"), "{err}");
+    }
+
+    #[test]
     fn syntax_error_is_located() {
         let e = parse("[model\npairs = 3\n", &[]).unwrap_err();
         assert!(e.origin.starts_with("x.toml:1:"), "{e}");
