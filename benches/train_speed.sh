@@ -86,10 +86,14 @@ PY
 
 # Evaluation on libtorch against flex: the shipped 3-pair model on the 1000 test crops, and
 # the same evaluation in the process that has just trained (as `niclab study` runs it).
+# timing SUMMARY: "autoencoder-seconds total-seconds" of an evaluation's summary.json.
+timing() {
+  python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timing']; print(t['ae'], t['total'])" "$1"
+}
 eval_on() {
   $NICLAB eval models/paper-depth-3-cpu/model.ckpt --backend "$1" --out "$WORK/eval-$1" \
     --runs "$WORK/runs" --progress none >/dev/null 2>&1
-  python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timing']; print(t['ae'], t['total'])" "$WORK/eval-$1/summary.json"
+  timing "$WORK/eval-$1/summary.json"
 }
 ev_flex=$(eval_on flex)
 ev_torch=$(eval_on libtorch || true)
@@ -109,7 +113,7 @@ train.checkpoint_every = 100
 train.backend = "libtorch"
 TOML
   $NICLAB study "$WORK/study.toml" --checkpoints "$WORK/sck" --runs "$WORK/sruns" --progress none >/dev/null
-  ev_study=$(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timing']; print(t['ae'], t['total'])" "$WORK/sruns/bench-study/paper-depth-3/eval/summary.json")
+  ev_study=$(timing "$WORK/sruns/bench-study/paper-depth-3/eval/summary.json")
 fi
 echo "eval (autoencoder s, total s): flex $ev_flex, libtorch $ev_torch, libtorch after training $ev_study"
 python3 - "$ev_flex" "$ev_torch" "$ev_study" >> BENCHMARKS.md <<'PY'

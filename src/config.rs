@@ -348,7 +348,8 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The devices that train, the first holding the weights and the optimiser.
+    /// The devices that train, the first (`device`, after parsing) holding the weights and
+    /// the optimiser.
     pub fn replica_devices(&self) -> Vec<DeviceSpec> {
         if self.devices.is_empty() {
             vec![self.device]
@@ -519,6 +520,11 @@ impl Experiment {
                 message: format!("{key}: {message}"),
             }
         })?;
+        // `device` names the main device: the first of `devices` when those are given, so
+        // that training, evaluation and the codec all start from the same one.
+        if let Some(first) = exp.train.devices.first() {
+            exp.train.device = *first;
+        }
         Ok(exp)
     }
 
@@ -933,6 +939,7 @@ mod tests {
             e.train.replica_devices(),
             [DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)]
         );
+        assert_eq!(e.train.device, DeviceSpec::Cuda(0));
         assert_eq!(e.train.precision, Precision::Bf16);
         assert_eq!(
             parse("", &[]).unwrap().train.replica_devices(),

@@ -428,8 +428,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
         .path
         .parent()
         .and_then(|d| training_seconds(d, meta.experiment.train.batch_size));
-    meta.experiment.train.backend = Backend::Flex;
-    meta.experiment.train.device = DeviceSpec::Cpu;
+    as_shipped(&mut meta.experiment);
     let folder = opts.dir.join(&name);
     fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let ckpt = folder.join(MODEL_FILE);
@@ -506,14 +505,21 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     Ok(entry)
 }
 
+/// `exp` as the zoo stores it: on flex and the CPU, where every build runs it. The number
+/// of training devices stays (each took `batch_size` crops of a step), their kind does not.
+fn as_shipped(exp: &mut Experiment) {
+    exp.train.backend = Backend::Flex;
+    exp.train.device = DeviceSpec::Cpu;
+    exp.train.devices.fill(DeviceSpec::Cpu);
+}
+
 /// The shipped model trained with exactly `exp` (the backend and device it ran on aside), if
 /// any: a study finds its members there before it trains them.
 pub fn trained_with(exp: &Experiment) -> Result<Option<(PathBuf, Entry)>> {
     let dir = default_dir();
     let zoo = Zoo::load(&dir)?;
     let mut want = exp.clone();
-    want.train.backend = Backend::Flex;
-    want.train.device = DeviceSpec::Cpu;
+    as_shipped(&mut want);
     for e in &zoo.models {
         // A damaged or edited experiment file is an error: matching it as "another
         // experiment" would retrain the member without a word.

@@ -308,12 +308,10 @@ fn replicas_match_one_device(backend: &str) {
     }
     let (_, three) = common::weights(&s.root.join("three/tiny/last.ckpt"));
     let (_, one) = common::weights(&s.root.join("one/tiny/last.ckpt"));
-    let (_, start) = {
-        // The untrained weights, to show the runs moved.
-        let exp = load(&s, &[&b]);
-        let model = niclab::model::Autoencoder::new(&exp.model, &Device::flex(), exp.train.seed);
-        (0, model.flat_parameters())
-    };
+    // The untrained weights, to show the runs moved.
+    let exp = load(&s, &[&b]);
+    let start = niclab::model::Autoencoder::new(&exp.model, &Device::flex(), exp.train.seed)
+        .flat_parameters();
     let f = |v: &[u32]| v.iter().map(|b| f32::from_bits(*b)).collect::<Vec<_>>();
     let (three, one) = (f(&three), f(&one));
     let worst = three

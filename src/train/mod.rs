@@ -137,7 +137,7 @@ pub fn train(
     let replicas = Replicas::new(exp, &ad, loss_fn)?;
     backend::set_cudnn_benchmark(exp.train.backend, !exp.train.deterministic);
     // Every device takes `batch_size` crops of each step.
-    let step_crops = exp.train.batch_size * replicas.len();
+    let step_crops = exp.train.batch_size * replicas.count();
 
     let previous = if opts.resume {
         if !files.last().exists() {

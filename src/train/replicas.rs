@@ -71,13 +71,8 @@ impl Replicas {
     }
 
     /// How many devices train.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.replicas.len()
-    }
-
-    /// Always false: there is at least the main device.
-    pub fn is_empty(&self) -> bool {
-        self.replicas.is_empty()
     }
 
     /// Loss and gradients of `model` (on the main device) for `batch`, split in `len()`
@@ -127,19 +122,15 @@ impl Replicas {
         if !loss.is_finite() {
             return Err(loss);
         }
+        // Weighting by 1.0 and summing one set of gradients leave one device's step exactly
+        // as it was.
         let main = &self.replicas[0].device;
-        let grads = if n == 1 {
-            // One device: exactly the single-device step (no weighting, no accumulator).
-            let (copy, terms, _) = &shares[0];
-            GradientsParams::from_grads(terms.total.backward(), copy)
-        } else {
-            let mut sum = GradientsAccumulator::new();
-            for (copy, terms, weight) in shares {
-                let grads = GradientsParams::from_grads((terms.total * weight).backward(), &copy);
-                sum.accumulate(model, grads.to_device(main, model));
-            }
-            sum.grads()
-        };
+        let mut sum = GradientsAccumulator::new();
+        for (copy, terms, weight) in shares {
+            let grads = GradientsParams::from_grads((terms.total * weight).backward(), &copy);
+            sum.accumulate(model, grads.to_device(main, model));
+        }
+        let grads = sum.grads();
         Ok(StepGrads {
             loss,
             terms: values,
