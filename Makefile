@@ -5,7 +5,9 @@
 # sha256sum for the datasets; cmake and nasm build the bundled libjpeg-turbo (`make deps`
 # checks them all, and installs cmake and nasm when run as root); the AVIF and JPEG XL
 # baselines are Debian's libavif-bin and libjxl-tools (`make codec-tools`, for test and rd); the
-# browser tests drive Debian's chromium and chromium-driver (`make browser`, for test).
+# browser tests drive Debian's chromium and chromium-driver (`make browser`, for test); the
+# cluster tests start a real Slurm: Debian's slurmctld, slurmd, slurm-client and munge
+# (`make slurm`, for test; the tests start and stop their own daemons, as root).
 
 SHELL      := /bin/bash
 CARGO      ?= cargo
@@ -65,7 +67,7 @@ TEST_VENV  := .venv-tests
 TEST_PIP   := numpy==2.4.6 pillow==13.0.0 imagecodecs==2026.3.6 scikit-image==0.26.0 scipy==1.17.1 onnx==1.23.2 onnxruntime==1.32.0 \
               tensorboard==2.21.0
 
-.PHONY: uplot serve help deps codec-tools browser build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench gpu-check test lint clean-data
+.PHONY: uplot serve help deps codec-tools browser slurm build libtorch data weights test-venv tensorboard run study experiment eval codec rd fuzz bench gpu-check test lint clean-data
 
 help:
 	@echo "make run    fetch the photos, set up libtorch, build, run the quick depth study ($(STUDY)):"
@@ -83,6 +85,8 @@ help:
 	@echo "            their rate-distortion curve against JPEG with the BD-rate (runs/rd/report.md)"
 	@echo "make codec-tools  install avifenc and cjxl (Debian's libavif-bin, libjxl-tools) as root"
 	@echo "make browser      install chromium and chromedriver (Debian's chromium, chromium-driver) as root"
+	@echo "make slurm        install Slurm and munge (Debian's slurmctld, slurmd, slurm-client, munge) as"
+	@echo "                  root, for the cluster tests (they start a one-node Slurm of their own)"
 	@echo "make rd     the shipped codecs (models/) against JPEG, WebP, AVIF and JPEG XL on test-1000 and"
 	@echo "            test-photos: runs/rd, runs/rd-photos (AVIF and JPEG XL: make codec-tools installs them)"
 	@echo "make fuzz   fuzz the .nic parser and decoder for FUZZ_SECONDS=$(FUZZ_SECONDS) (cargo-fuzz, nightly)"
@@ -179,6 +183,21 @@ browser:
 	    apt-get install -y -qq chromium chromium-driver >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	      || { echo "error: cannot install chromium and chromium-driver"; exit 1; }; \
 	  else echo "error:$$missing not found: the browser tests need 'sudo apt-get install chromium chromium-driver'"; exit 1; fi; \
+	fi
+
+# The cluster tests (tests/slurm.rs) submit studies to a real one-node Slurm they start and
+# stop themselves (munged, slurmctld, slurmd with a generated slurm.conf in a temporary
+# folder; the machine's own Slurm, if any, is left alone). They need root: slurmd starts
+# jobs as their users.
+SLURM_TOOLS := munged slurmctld slurmd sbatch scontrol squeue sinfo scancel
+SLURM_DEBS  := slurmctld slurmd slurm-client munge
+slurm:
+	@missing=""; for t in $(SLURM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing $(SLURM_DEBS) (the cluster tests start a one-node Slurm)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_DEBS) >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_DEBS) >/dev/null; } \
+	      || { echo "error: cannot install $(SLURM_DEBS)"; exit 1; }; \
+	  else echo "error:$$missing not found: the cluster tests need 'sudo apt-get install $(SLURM_DEBS)' and root"; exit 1; fi; \
 	fi
 
 # A venv for the reference tests. Debian's python3 needs python3-venv for it.
@@ -290,7 +309,7 @@ uplot:
 
 # The fuzz target compiles niclab's codec files on their own: checking it here keeps them
 # free of the rest of niclab (a cargo check on stable, no nightly needed).
-test: data weights test-venv codec-tools browser build
+test: data weights test-venv codec-tools browser slurm build
 	$(CARGO_ENV) $(CARGO) test --release -j $(JOBS) $(FEATURES)
 	$(CARGO) check -j $(JOBS) --manifest-path fuzz/Cargo.toml
 

@@ -736,6 +736,28 @@ impl Experiment {
 }
 
 /// Sets `key=value` in `table`; returns the key.
+/// A table's values under their dotted keys (`[a] b = 1` is `("a.b", 1)`), nested tables
+/// walked depth first, keys in the table's order: what `--set` items and a study's `[set]`
+/// and `[sweep]` address.
+pub fn dotted_leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => walk(&key, t, out),
+                v => out.push((key, v.clone())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", table, &mut out);
+    out
+}
+
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<String, ConfigError> {
     let fail = |message: String| ConfigError {
         origin: format!("--set {item}"),

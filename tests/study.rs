@@ -246,6 +246,26 @@ fn the_shipped_studies_hold_the_four_paper_depths() {
     }
 }
 
+#[test]
+fn the_seed_sweep_is_the_quick_study_at_three_seeds() {
+    let quick =
+        niclab::study::Study::load(Path::new("experiments/depth-study-quick.toml"), &[]).unwrap();
+    let seeds =
+        niclab::study::Study::load(Path::new("experiments/depth-study-quick-seeds.toml"), &[])
+            .unwrap();
+    assert_eq!(seeds.experiments.len(), 12);
+    assert_eq!(seeds.experiments[0].name(), "paper-depth-3_seed-42");
+    assert_eq!(seeds.experiments[11].name(), "paper-depth-10_seed-2");
+    for (i, e) in seeds.experiments.iter().enumerate() {
+        // Everything but the name and the seed is the quick study's member of that depth.
+        let mut same = e.clone();
+        same.name = quick.experiments[i / 3].name.clone();
+        same.train.seed = quick.experiments[i / 3].train.seed;
+        assert_eq!(same, quick.experiments[i / 3], "{}", e.name());
+        assert_eq!(e.train.seed, [42, 1, 2][i % 3]);
+    }
+}
+
 fn study_error(text: &str, extra: &[&str]) -> (i32, String) {
     let dir = tiny_study(5);
     std::fs::write(dir.path().join("bad.toml"), text).unwrap();
@@ -304,7 +324,7 @@ fn bad_study_files_say_what_to_fix() {
             "experiments = [\"exps/a.toml\", \"exps/a.toml\"]\n",
             &[],
             1,
-            "two experiments are named `a`",
+            "two members are named `a`",
         ),
     ];
     for (text, extra, code, expected) in cases {
@@ -313,6 +333,282 @@ fn bad_study_files_say_what_to_fix() {
         assert!(
             stderr.starts_with("error: ") && stderr.contains(expected),
             "{text}: {stderr}"
+        );
+    }
+}
+
+/// A study sweeping the tiny experiment (`steps` steps) over 2 and 3 pairs.
+fn sweep_study(steps: u64) -> tempfile::TempDir {
+    let dir = common::tiny_project(steps);
+    common::write_photos(&dir.path().join("test"), 6, 32, 32);
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"s\"\nexperiments = [\"tiny.toml\"]\n\n[set]\ntrain.val_every = 5\n\n\
+         [sweep]\n\"model.pairs\" = [2, 3]\n\n[eval]\nimages = \"test\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn list(dir: &Path) -> String {
+    let out = common::succeed(
+        niclab()
+            .args(["study", "s.toml", "--list"])
+            .current_dir(dir),
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn members_of_a_sweep_run_one_at_a_time_and_report_what_is_done() {
+    let dir = sweep_study(B_STEPS);
+    let d = dir.path();
+    assert_eq!(
+        list(d),
+        "index\tname\tstate\n0\ttiny_pairs-2\tnot started\n1\ttiny_pairs-3\tnot started\n"
+    );
+
+    // SIGTERM (what Slurm sends) stops member 1 with a checkpoint, as Ctrl-C does.
+    let out = common::signal_after_rows(
+        niclab()
+            .args(["study", "s.toml", "--member", "tiny_pairs-3"])
+            .current_dir(d),
+        &d.join("checkpoints/s/tiny_pairs-3/metrics.csv"),
+        3,
+        "TERM",
+    );
+    assert_eq!(out.status.code(), Some(130));
+    let step = Checkpoint::load(&d.join("checkpoints/s/tiny_pairs-3/last.ckpt"))
+        .unwrap()
+        .meta
+        .step;
+    assert!((3..B_STEPS).contains(&step), "stopped at {step}");
+    assert!(
+        !d.join("checkpoints/s/tiny_pairs-2").exists(),
+        "only member 1 ran"
+    );
+    assert_eq!(
+        list(d),
+        format!(
+            "index\tname\tstate\n0\ttiny_pairs-2\tnot started\n1\ttiny_pairs-3\tinterrupted at \
+             step {step} of {B_STEPS}\n"
+        )
+    );
+
+    // A member whose run lock a live process holds is running, and is not trained twice.
+    let lock = d.join("checkpoints/s/tiny_pairs-3/run.lock");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    std::fs::write(&lock, format!("{} {}", std::process::id(), host.trim())).unwrap();
+    assert!(
+        list(d).contains(&format!(
+            "1\ttiny_pairs-3\trunning (pid {} on {}), checkpoint at step {step}",
+            std::process::id(),
+            host.trim()
+        )),
+        "{}",
+        list(d)
+    );
+    let (code, _, stderr) = common::niclab(&["study", "s.toml", "--member", "1"], d);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
+    std::fs::remove_file(&lock).unwrap();
+
+    // Again: it resumes where it stopped and is evaluated; a third time keeps everything.
+    let out = common::succeed(
+        niclab()
+            .args(["study", "s.toml", "--member", "1"])
+            .current_dir(d),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("at step {step}")), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("tiny_pairs-3: member 1 done, step 3000"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = common::succeed(
+        niclab()
+            .args(["study", "s.toml", "--member", "1"])
+            .current_dir(d),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("already finished") && stderr.contains("evaluation kept"),
+        "{stderr}"
+    );
+    assert!(list(d).ends_with("1\ttiny_pairs-3\tevaluated (step 3000)\n"));
+
+    // The report so far: one row, the other member named as missing.
+    let out = common::succeed(
+        niclab()
+            .args(["study", "s.toml", "--report"])
+            .current_dir(d),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("missing from the report: tiny_pairs-2 (not started)")
+    );
+    let report = std::fs::read_to_string(d.join("runs/s/report.md")).unwrap();
+    assert!(
+        report.contains("**Incomplete: 1 of 2 members are missing**")
+            && report.contains("- `tiny_pairs-2`: not started")
+            && report.contains("| 3 | tiny_pairs-3 |")
+            && report.contains("Swept: `model.pairs`"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("runs/s/summary.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(json["missing"][0]["experiment"], "tiny_pairs-2");
+    // The training time measured by the member's own process reaches the report.
+    assert!(
+        json["rows"][0]["train_seconds"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+
+    // The whole study trains what is left and reports both, nothing missing.
+    common::succeed(
+        niclab()
+            .args(["study", "s.toml", "--set", "train.steps=3000"])
+            .current_dir(d),
+    );
+    let report = std::fs::read_to_string(d.join("runs/s/report.md")).unwrap();
+    assert!(!report.contains("Incomplete"), "{report}");
+    assert!(report.contains("| 2 | tiny_pairs-2 |"), "{report}");
+}
+
+#[test]
+fn the_slurm_scripts_ask_for_what_the_options_say() {
+    let dir = sweep_study(5);
+    let out = common::succeed(
+        niclab()
+            .args([
+                "study",
+                "s.toml",
+                "--set",
+                "train.lr=0.002",
+                "--slurm",
+                "--partition",
+                "gpu",
+                "--time",
+                "4:00:00",
+                "--max-parallel",
+                "1",
+                "--signal",
+                "USR2@300",
+                "--sbatch=--qos=high",
+            ])
+            .current_dir(dir.path()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("sbatch --dependency=afterok:$id"),
+        "{stdout}"
+    );
+    let array = std::fs::read_to_string(dir.path().join("runs/s/slurm/array.sbatch")).unwrap();
+    let cwd = std::fs::canonicalize(dir.path()).unwrap();
+    for line in [
+        "#SBATCH --array=0-1%1",
+        "#SBATCH --gpus-per-task=1",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=4:00:00",
+        "#SBATCH --qos=high",
+        "#SBATCH --requeue",
+        "#SBATCH --open-mode=append",
+        "#SBATCH --signal=B:USR2@300",
+        &format!("#SBATCH --chdir={}", cwd.display()),
+        &format!(
+            "#SBATCH --output={}/runs/s/slurm/logs/member-%a.log",
+            cwd.display()
+        ),
+    ] {
+        assert!(array.lines().any(|l| l == line), "no `{line}` in\n{array}");
+    }
+    let exec = array.lines().last().unwrap();
+    for part in [
+        " study s.toml --checkpoints checkpoints --runs runs",
+        "--set train.lr=0.002 --set train.backend=libtorch --set train.device=cuda:0",
+        "--member \"$SLURM_ARRAY_TASK_ID\" --requeue-on USR2",
+    ] {
+        assert!(exec.starts_with("exec ") && exec.contains(part), "{exec}");
+    }
+    let report = std::fs::read_to_string(dir.path().join("runs/s/slurm/report.sbatch")).unwrap();
+    assert!(
+        report.contains("--report") && !report.contains("--array"),
+        "{report}"
+    );
+    assert!(!report.contains("--gpus-per-task"), "{report}");
+    for script in ["array.sbatch", "report.sbatch"] {
+        let status = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(dir.path().join("runs/s/slurm").join(script))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script} is not valid bash");
+    }
+    assert!(!dir.path().join("checkpoints").exists(), "nothing trained");
+}
+
+#[test]
+fn bad_sweeps_and_member_requests_say_what_to_fix() {
+    let sweep = |s: &str| format!("experiments = [\"exps/a.toml\"]\n\n[sweep]\n{s}\n");
+    let cases: [(String, &[&str], i32, &str); 9] = [
+        (
+            sweep("\"model.pairs\" = 3"),
+            &[],
+            2,
+            "bad.toml:3:2: sweep.\"model.pairs\": must be a list of values",
+        ),
+        (
+            sweep("\"model.pairs\" = []"),
+            &[],
+            2,
+            "sweep.\"model.pairs\": lists no value",
+        ),
+        (sweep("\"model.pairz\" = [2]"), &[], 2, "model.pairz"),
+        (
+            sweep("\"train.lr\" = [0.001, 1e-3]"),
+            &[],
+            1,
+            "two members are named `a_lr-0.001`",
+        ),
+        (
+            sweep("\"model.pairs\" = [2, 3]"),
+            &["--member", "2"],
+            1,
+            "has members 0 to 1, not 2",
+        ),
+        (
+            sweep("\"model.pairs\" = [2, 3]"),
+            &["--member", "a_pairs-4"],
+            1,
+            "no member named `a_pairs-4`",
+        ),
+        (
+            sweep("\"model.pairs\" = [2, 3]"),
+            &["--report"],
+            1,
+            "no member is evaluated yet",
+        ),
+        (
+            sweep("\"model.pairs\" = [2, 3]"),
+            &["--slurm", "--signal", "TERM@60"],
+            2,
+            "scancel sends it too",
+        ),
+        (
+            sweep("\"model.pairs\" = [2, 3]"),
+            &["--requeue-on", "USR1"],
+            2,
+            "--member",
+        ),
+    ];
+    for (text, extra, code, expected) in cases {
+        let (got, stderr) = study_error(&text, extra);
+        assert_eq!(got, code, "{text} {extra:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{text} {extra:?}: {stderr}"
         );
     }
 }

@@ -17,16 +17,23 @@
 //! jpeg_quality = "match-ssim"                # or "95,75"
 //! ```
 //!
-//! A folder works too: every `*.toml` in it, no overrides. Runs go to
-//! `CHECKPOINTS/<study>/<experiment>/`, TensorBoard and evaluations to
+//! A `[sweep]` table adds a grid of overrides ([`sweep`]): each experiment becomes one member
+//! per grid point, named after it. A folder works too: every `*.toml` in it, no overrides.
+//! Runs go to `CHECKPOINTS/<study>/<experiment>/`, TensorBoard and evaluations to
 //! `RUNS/<study>/<experiment>/`, the study's report to `RUNS/<study>/`. Finished runs and
 //! evaluations are kept, interrupted runs resume, so starting a study again continues it.
 //! A member with no run of its own whose exact experiment is shipped in the model zoo
 //! (`models/`, [`crate::zoo::trained_with`]) counts as finished: it is evaluated from the
 //! shipped weights (`StudyOptions::retrain` trains it anyway).
+//!
+//! Members are independent: [`run_member`] trains and evaluates one (what a Slurm array task
+//! runs, [`slurm`]), [`state`] tells where one stands, [`gather`] collects the finished ones
+//! for the report.
 
 pub mod paper;
 pub mod report;
+pub mod slurm;
+pub mod sweep;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -75,6 +82,8 @@ struct StudyFile {
     #[serde(default)]
     set: toml::Table,
     #[serde(default)]
+    sweep: toml::Table,
+    #[serde(default)]
     eval: StudyEval,
 }
 
@@ -85,8 +94,11 @@ pub struct Study {
     pub name: String,
     /// What it is for, in words.
     pub description: Option<String>,
-    /// The experiments, in the order given (a folder's: by depth, then name).
+    /// The members: the experiments in the order given (a folder's: by depth, then name),
+    /// each expanded into one per point of the sweep's grid.
     pub experiments: Vec<Experiment>,
+    /// The swept keys and their values (empty: no sweep).
+    pub sweep: Vec<sweep::Axis>,
     /// The overrides applied to each, as `KEY=VALUE`.
     pub overrides: Vec<String>,
     /// Evaluation settings.
@@ -123,20 +135,52 @@ impl Study {
             .jpeg_quality
             .parse()
             .map_err(|m: String| key_err("eval", format!("jpeg_quality: {m}")))?;
-        let mut overrides = Vec::new();
-        flatten("", &file.set, &mut overrides);
+        // `[set]` as `a.b=value` items (values in TOML syntax), then the command line's.
+        let mut overrides: Vec<String> = crate::config::dotted_leaves(&file.set)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         overrides.extend(extra.iter().cloned());
+        let axes = sweep::axes(&file.sweep).map_err(|(k, m)| ConfigError {
+            origin: locate(path, &text, key_span(spanned.get_ref(), "sweep")),
+            message: format!("sweep.\"{k}\": {m}"),
+        })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let files: Vec<PathBuf> = file.experiments.iter().map(|f| base.join(f)).collect();
-        let experiments = load_all(&files, &overrides, path)?;
+        let experiments = load_all(&files, &overrides, &sweep::points(&axes), path)?;
         Ok(Self {
             name,
             description: file.description,
             experiments,
+            sweep: axes,
             overrides,
             eval: file.eval,
             jpeg,
         })
+    }
+
+    /// The member `which` names: its index (from 0, as `--list` shows) or its name.
+    pub fn member(&self, which: &str) -> Result<usize> {
+        let n = self.experiments.len();
+        if let Ok(i) = which.parse::<usize>() {
+            if i < n {
+                return Ok(i);
+            }
+            bail!(
+                "study {} has members 0 to {}, not {i} (niclab study FILE --list shows them)",
+                self.name,
+                n - 1
+            );
+        }
+        self.experiments
+            .iter()
+            .position(|e| e.name() == which)
+            .with_context(|| {
+                format!(
+                    "study {} has no member named `{which}` (niclab study FILE --list shows them)",
+                    self.name
+                )
+            })
     }
 
     fn from_folder(dir: &Path, extra: &[String]) -> Result<Self> {
@@ -151,7 +195,7 @@ impl Study {
             bail!("{} holds no experiment files (*.toml)", dir.display());
         }
         files.sort();
-        let mut experiments = load_all(&files, extra, dir)?;
+        let mut experiments = load_all(&files, extra, &sweep::points(&[]), dir)?;
         experiments.sort_by_key(|e| e.model.pairs);
         let name = stem(dir);
         crate::config::check_name(&name).map_err(|m| ConfigError {
@@ -162,6 +206,7 @@ impl Study {
             name,
             description: None,
             experiments,
+            sweep: Vec::new(),
             overrides: extra.to_vec(),
             eval: StudyEval::default(),
             jpeg: QualityChoice::MatchSsim,
@@ -174,35 +219,37 @@ fn stem(path: &Path) -> String {
         .map_or_else(|| "study".into(), |s| s.to_string_lossy().into_owned())
 }
 
-/// `[set]` as `a.b=value` items (values in TOML syntax), depth first in file order.
-fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => flatten(&key, t, out),
-            v => out.push(format!("{key}={v}")),
-        }
-    }
-}
-
-fn load_all(files: &[PathBuf], overrides: &[String], study: &Path) -> Result<Vec<Experiment>> {
+/// Every file at every grid point; a swept member is named `<experiment>_<point>`.
+fn load_all(
+    files: &[PathBuf],
+    overrides: &[String],
+    points: &[sweep::Point],
+    study: &Path,
+) -> Result<Vec<Experiment>> {
     let mut out: Vec<Experiment> = Vec::new();
     for f in files {
-        let exp = Experiment::load(f, overrides)
+        let base = Experiment::load(f, overrides)
             .with_context(|| format!("in study {}", study.display()))?;
-        if let Some(other) = out.iter().find(|e| e.name() == exp.name()) {
-            bail!(
-                "{}: two experiments are named `{}`; give them different `name`s, their runs \
-                 would overwrite each other",
-                study.display(),
-                other.name()
-            );
+        for p in points {
+            let exp = if p.overrides.is_empty() {
+                base.clone()
+            } else {
+                let mut all = overrides.to_vec();
+                all.extend(p.overrides.iter().cloned());
+                all.push(format!("name=\"{}_{}\"", base.name(), p.suffix));
+                Experiment::load(f, &all)
+                    .with_context(|| format!("in study {}", study.display()))?
+            };
+            if let Some(other) = out.iter().find(|e| e.name() == exp.name()) {
+                bail!(
+                    "{}: two members are named `{}`; give the experiments different `name`s \
+                     (or the swept values different names), their runs would overwrite each other",
+                    study.display(),
+                    other.name()
+                );
+            }
+            out.push(exp);
         }
-        out.push(exp);
     }
     Ok(out)
 }
@@ -249,6 +296,26 @@ pub struct Stage {
     pub eval_dir: PathBuf,
 }
 
+impl Stage {
+    fn new(
+        exp: &Experiment,
+        step: u64,
+        times: MemberTimes,
+        eval: Summary,
+        eval_dir: PathBuf,
+    ) -> Self {
+        Self {
+            experiment: exp.clone(),
+            step,
+            train_seconds: times.train_seconds,
+            images_per_sec: times.images_per_sec,
+            eval_seconds: times.eval_seconds,
+            eval,
+            eval_dir,
+        }
+    }
+}
+
 /// The outcome of [`run`].
 pub struct StudyOutcome {
     /// Experiments trained and evaluated, in order (fewer when interrupted).
@@ -259,104 +326,24 @@ pub struct StudyOutcome {
     pub report: Option<(PathBuf, report::StudySummary)>,
 }
 
-/// Trains (or resumes, or keeps) and evaluates every experiment of `study`, then writes the
+/// Trains (or resumes, or keeps) and evaluates every member of `study`, then writes the
 /// report. `interrupt` stops it after the current training step or evaluation.
 pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result<StudyOutcome> {
     let started = Instant::now();
-    let ck_root = opts.checkpoints_of(study);
-    let runs_root = opts.runs_of(study);
     let n = study.experiments.len();
     let mut stages = Vec::new();
     let members = Progress::outer("study", n as u64);
     for (i, exp) in study.experiments.iter().enumerate() {
         members.set_message(exp.name());
         members.set_position(i as u64);
-        let resume = ck_root.join(exp.name()).join("last.ckpt").exists();
-        // A member trained and shipped in the zoo with this very experiment is finished: it
-        // is evaluated, not trained (a run of its own in checkpoints/ comes first).
-        let shipped = if resume || opts.retrain {
-            None
-        } else {
-            crate::zoo::trained_with(exp)
-                .with_context(|| format!("study {}: {}", study.name, exp.name()))?
+        let Some(stage) = run_member(study, i, opts, interrupt)? else {
+            return Ok(StudyOutcome {
+                stages,
+                interrupted: true,
+                report: None,
+            });
         };
-        let (target, step, train_seconds, images_per_sec) = match shipped {
-            Some((ckpt, entry)) => {
-                eprintln!(
-                    "[{}/{n}] {}: shipped as model {} ({}, step {}); --retrain trains it again",
-                    i + 1,
-                    exp.name(),
-                    entry.name,
-                    ckpt.display(),
-                    entry.trained.step
-                );
-                let seconds = entry.trained.seconds;
-                let ips = seconds
-                    .map(|t| (entry.trained.step as usize * exp.train.batch_size) as f64 / t);
-                (ckpt, entry.trained.step, seconds, ips)
-            }
-            None => match train_member(study, exp, opts, (i, n), interrupt)? {
-                Some(done) => done,
-                None => {
-                    return Ok(StudyOutcome {
-                        stages,
-                        interrupted: true,
-                        report: None,
-                    });
-                }
-            },
-        };
-
-        let eval_dir = runs_root.join(exp.name()).join("eval");
-        let (eval, eval_seconds) = match kept_evaluation(study, exp, &target, &eval_dir)? {
-            Some(s) => {
-                eprintln!(
-                    "[{}/{n}] {}: evaluation kept ({})",
-                    i + 1,
-                    exp.name(),
-                    eval_dir.display()
-                );
-                (s, None)
-            }
-            None => {
-                eprintln!(
-                    "[{}/{n}] {}: evaluating on {}",
-                    i + 1,
-                    exp.name(),
-                    study.eval.images.display()
-                );
-                let t = Instant::now();
-                let eopts = EvalOptions {
-                    images: study.eval.images.clone(),
-                    out: Some(eval_dir.clone()),
-                    jpeg: study.jpeg.clone(),
-                    batch_size: study.eval.batch_size,
-                    backend: None,
-                    device: None,
-                    checkpoints: ck_root.clone(),
-                    runs: runs_root.clone(),
-                    write_images: true,
-                    storage: Some(exp.eval.storage),
-                    // The paper compared with JPEG.
-                    ..EvalOptions::default()
-                };
-                let (e, _) = evaluate(&target, &eopts)
-                    .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
-                (
-                    crate::eval::report::summary(&e),
-                    Some(t.elapsed().as_secs_f64()),
-                )
-            }
-        };
-        stages.push(Stage {
-            experiment: exp.clone(),
-            step,
-            train_seconds,
-            images_per_sec,
-            eval_seconds,
-            eval,
-            eval_dir,
-        });
+        stages.push(stage);
         if interrupt.load(Ordering::SeqCst) {
             return Ok(StudyOutcome {
                 stages,
@@ -367,12 +354,303 @@ pub fn run(study: &Study, opts: &StudyOptions, interrupt: &AtomicBool) -> Result
     }
     members.set_position(n as u64);
     members.finish();
-    let report = report::write(study, &stages, &runs_root, started.elapsed().as_secs_f64())?;
+    let report = report::write(
+        study,
+        &stages,
+        &[],
+        &opts.runs_of(study),
+        started.elapsed().as_secs_f64(),
+    )?;
     Ok(StudyOutcome {
         stages,
         interrupted: false,
         report: Some(report),
     })
+}
+
+/// Trains (or resumes, or keeps) and evaluates member `i` of `study` alone; `None` when
+/// interrupted (its checkpoint is saved). Safe to repeat: a finished member is kept, an
+/// interrupted one resumes, one training elsewhere is refused (its run lock).
+pub fn run_member(
+    study: &Study,
+    i: usize,
+    opts: &StudyOptions,
+    interrupt: &AtomicBool,
+) -> Result<Option<Stage>> {
+    let exp = &study.experiments[i];
+    let n = study.experiments.len();
+    let ck_root = opts.checkpoints_of(study);
+    let runs_root = opts.runs_of(study);
+    let (target, step, train_seconds, images_per_sec) = match shipped_member(study, exp, opts)? {
+        Some((ckpt, entry)) => {
+            eprintln!(
+                "[{}/{n}] {}: shipped as model {} ({}, step {}); --retrain trains it again",
+                i + 1,
+                exp.name(),
+                entry.name,
+                ckpt.display(),
+                entry.trained.step
+            );
+            let seconds = entry.trained.seconds;
+            let ips =
+                seconds.map(|t| (entry.trained.step as usize * exp.train.batch_size) as f64 / t);
+            (ckpt, entry.trained.step, seconds, ips)
+        }
+        None => match train_member(study, exp, opts, (i, n), interrupt)? {
+            Some(done) => done,
+            None => return Ok(None),
+        },
+    };
+
+    let eval_dir = runs_root.join(exp.name()).join("eval");
+    let (eval, eval_seconds) = match kept_evaluation(study, exp, &target, &eval_dir)? {
+        Some(s) => {
+            eprintln!(
+                "[{}/{n}] {}: evaluation kept ({})",
+                i + 1,
+                exp.name(),
+                eval_dir.display()
+            );
+            (s, None)
+        }
+        None => {
+            eprintln!(
+                "[{}/{n}] {}: evaluating on {}",
+                i + 1,
+                exp.name(),
+                study.eval.images.display()
+            );
+            let t = Instant::now();
+            let eopts = EvalOptions {
+                images: study.eval.images.clone(),
+                out: Some(eval_dir.clone()),
+                jpeg: study.jpeg.clone(),
+                batch_size: study.eval.batch_size,
+                backend: None,
+                device: None,
+                checkpoints: ck_root.clone(),
+                runs: runs_root.clone(),
+                write_images: true,
+                storage: Some(exp.eval.storage),
+                // The paper compared with JPEG.
+                ..EvalOptions::default()
+            };
+            let (e, _) = evaluate(&target, &eopts)
+                .with_context(|| format!("study {}: evaluating {}", study.name, exp.name()))?;
+            (
+                crate::eval::report::summary(&e),
+                Some(t.elapsed().as_secs_f64()),
+            )
+        }
+    };
+    let times = MemberTimes {
+        train_seconds,
+        images_per_sec,
+        eval_seconds,
+    }
+    .or_recorded(&runs_root, exp)?;
+    Ok(Some(Stage::new(exp, step, times, eval, eval_dir)))
+}
+
+/// The zoo's weights for `exp` when it counts as finished through them: no run of its own,
+/// not asked to retrain, and the very experiment shipped in `models/`.
+fn shipped_member(
+    study: &Study,
+    exp: &Experiment,
+    opts: &StudyOptions,
+) -> Result<Option<(PathBuf, crate::zoo::Entry)>> {
+    let own_run = opts
+        .checkpoints_of(study)
+        .join(exp.name())
+        .join("last.ckpt")
+        .exists();
+    if own_run || opts.retrain {
+        return Ok(None);
+    }
+    crate::zoo::trained_with(exp).with_context(|| format!("study {}: {}", study.name, exp.name()))
+}
+
+/// The times a member's training and evaluation took, kept in `RUNS/<study>/<member>/member.json`
+/// by the invocation that spent them, so that a report gathered later (another process,
+/// another node) still shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct MemberTimes {
+    train_seconds: Option<f64>,
+    images_per_sec: Option<f64>,
+    eval_seconds: Option<f64>,
+}
+
+const MEMBER_TIMES: &str = "member.json";
+
+impl MemberTimes {
+    /// These times, each unknown one taken from the member's record; the record is updated
+    /// with what this invocation measured.
+    fn or_recorded(self, runs_root: &Path, exp: &Experiment) -> Result<Self> {
+        let file = runs_root.join(exp.name()).join(MEMBER_TIMES);
+        let old: Self = fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let merged = Self {
+            train_seconds: self.train_seconds.or(old.train_seconds),
+            images_per_sec: self.images_per_sec.or(old.images_per_sec),
+            eval_seconds: self.eval_seconds.or(old.eval_seconds),
+        };
+        if merged != old {
+            crate::train::checkpoint::write_atomic(
+                &file,
+                format!("{}\n", serde_json::to_string_pretty(&merged)?).as_bytes(),
+            )?;
+        }
+        Ok(merged)
+    }
+}
+
+/// Where one member stands, read from its files (nothing is trained or evaluated).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberState {
+    /// No run folder with a checkpoint, nothing shipped.
+    NotStarted,
+    /// A live process holds its run lock.
+    Running {
+        /// The trainer.
+        holder: crate::run_lock::Holder,
+        /// Its last checkpoint's step, if any.
+        step: Option<u64>,
+    },
+    /// Stopped before the end; `--member` continues it.
+    Interrupted {
+        /// Steps done.
+        step: u64,
+        /// Steps planned (`None`: counted in epochs, known once the data is read).
+        total: Option<u64>,
+    },
+    /// Trained to the end (or shipped in the zoo), not evaluated with the study's settings.
+    Finished {
+        /// Steps done.
+        step: u64,
+        /// The zoo model it comes from, when shipped.
+        shipped: Option<String>,
+    },
+    /// Trained and evaluated: ready for the report.
+    Evaluated {
+        /// Steps done.
+        step: u64,
+        /// The zoo model it comes from, when shipped.
+        shipped: Option<String>,
+    },
+}
+
+impl std::fmt::Display for MemberState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = |s: &Option<String>| {
+            s.as_ref()
+                .map_or(String::new(), |m| format!(", shipped as {m}"))
+        };
+        match self {
+            Self::NotStarted => write!(f, "not started"),
+            Self::Running { holder, step } => write!(
+                f,
+                "running (pid {} on {}){}",
+                holder.pid,
+                holder.host,
+                step.map_or(String::new(), |s| format!(", checkpoint at step {s}"))
+            ),
+            Self::Interrupted { step, total } => match total {
+                Some(t) => write!(f, "interrupted at step {step} of {t}"),
+                None => write!(f, "interrupted at step {step}"),
+            },
+            Self::Finished { step, shipped } => {
+                write!(f, "finished (step {step}{}), not evaluated", from(shipped))
+            }
+            Self::Evaluated { step, shipped } => {
+                write!(f, "evaluated (step {step}{})", from(shipped))
+            }
+        }
+    }
+}
+
+/// Where member `i` of `study` stands.
+pub fn state(study: &Study, i: usize, opts: &StudyOptions) -> Result<MemberState> {
+    let exp = &study.experiments[i];
+    let run_dir = opts.checkpoints_of(study).join(exp.name());
+    let eval_dir = opts.runs_of(study).join(exp.name()).join("eval");
+    let last = run_dir.join("last.ckpt");
+    let step = || -> Result<Option<u64>> {
+        if !last.exists() {
+            return Ok(None);
+        }
+        Ok(Some(
+            crate::train::checkpoint::Checkpoint::load(&last)?.meta.step,
+        ))
+    };
+    if let Some(holder) = crate::run_lock::holder(&run_dir) {
+        return Ok(MemberState::Running {
+            holder,
+            step: step()?,
+        });
+    }
+    if let Some(step) = step()? {
+        let total = match (exp.train.steps, exp.train.epochs) {
+            (_, Some(_)) => None,
+            (Some(s), None) => Some(s),
+            (None, None) => Some(crate::train::DEFAULT_STEPS),
+        };
+        let evaluated = kept_evaluation(study, exp, &run_dir, &eval_dir)?.is_some();
+        return Ok(match total {
+            Some(t) if step < t => MemberState::Interrupted { step, total },
+            // Counted in epochs: only an evaluation, made after training, says it ended.
+            None if !evaluated => MemberState::Interrupted { step, total },
+            _ if evaluated => MemberState::Evaluated {
+                step,
+                shipped: None,
+            },
+            _ => MemberState::Finished {
+                step,
+                shipped: None,
+            },
+        });
+    }
+    if let Some((ckpt, entry)) = shipped_member(study, exp, opts)? {
+        let shipped = Some(entry.name.clone());
+        let step = entry.trained.step;
+        return Ok(
+            if kept_evaluation(study, exp, &ckpt, &eval_dir)?.is_some() {
+                MemberState::Evaluated { step, shipped }
+            } else {
+                MemberState::Finished { step, shipped }
+            },
+        );
+    }
+    Ok(MemberState::NotStarted)
+}
+
+/// Members left out of a report: name and where each stands.
+pub type Missing = Vec<(String, MemberState)>;
+
+/// The evaluated members as stages for the report, and the names of the others with where
+/// they stand.
+pub fn gather(study: &Study, opts: &StudyOptions) -> Result<(Vec<Stage>, Missing)> {
+    let runs_root = opts.runs_of(study);
+    let mut stages = Vec::new();
+    let mut missing = Vec::new();
+    for (i, exp) in study.experiments.iter().enumerate() {
+        let state = state(study, i, opts)?;
+        let MemberState::Evaluated { step, .. } = state else {
+            missing.push((exp.name().to_string(), state));
+            continue;
+        };
+        let target = match shipped_member(study, exp, opts)? {
+            Some((ckpt, _)) => ckpt,
+            None => opts.checkpoints_of(study).join(exp.name()),
+        };
+        let eval_dir = runs_root.join(exp.name()).join("eval");
+        let eval = kept_evaluation(study, exp, &target, &eval_dir)?
+            .with_context(|| format!("{}: its evaluation changed while reading", exp.name()))?;
+        let times = MemberTimes::default().or_recorded(&runs_root, exp)?;
+        stages.push(Stage::new(exp, step, times, eval, eval_dir));
+    }
+    Ok((stages, missing))
 }
 
 /// What a trained member hands to its evaluation: the run folder, the step reached, and

@@ -11,7 +11,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::paper::{self, PaperRow};
-use super::{Stage, Study};
+use super::{MemberState, Stage, Study};
 use crate::classic::jpeg::JpegCodec;
 use crate::eval::plots::{self, Series, Strip};
 use crate::eval::report::{CodecSummary, machine};
@@ -79,14 +79,31 @@ pub struct StudySummary {
     pub seconds: f64,
     /// One row per experiment, in study order.
     pub rows: Vec<StudyRow>,
+    /// The swept keys (rows are then named by member).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<String>,
+    /// Members not in the report yet, with where they stand (`niclab study --report` before
+    /// all are done).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<MissingMember>,
 }
 
-/// Writes `report.md`, `summary.json`, plots and strips into `dir`; returns the report's path
-/// and the summary.
+/// A member left out of a report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissingMember {
+    /// Its name.
+    pub experiment: String,
+    /// Where it stands (`not started`, `interrupted at step 40 of 100`, ...).
+    pub state: String,
+}
+
+/// Writes `report.md`, `summary.json`, plots and strips into `dir` for `stages`, naming the
+/// `missing` members; returns the report's path and the summary.
 /// Times of stages skipped now (already done) are taken from the previous `summary.json`.
 pub fn write(
     study: &Study,
     stages: &[Stage],
+    missing: &[(String, MemberState)],
     dir: &Path,
     seconds: f64,
 ) -> Result<(PathBuf, StudySummary)> {
@@ -137,6 +154,14 @@ pub fn write(
         machine: machine(),
         seconds,
         rows,
+        sweep: study.sweep.iter().map(|a| a.key.clone()).collect(),
+        missing: missing
+            .iter()
+            .map(|(name, state)| MissingMember {
+                experiment: name.clone(),
+                state: state.to_string(),
+            })
+            .collect(),
     };
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     depth_plots(&summary, dir)?;
@@ -161,9 +186,15 @@ pub fn table(s: &StudySummary) -> String {
         let a = &r.autoencoder;
         let j = |f: &dyn Fn(&CodecSummary) -> String| r.jpeg.as_ref().map_or("-".into(), f);
         let de = |c: &CodecSummary| c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e));
+        // Members of a sweep share depths: their rows carry their names.
+        let source = if s.sweep.is_empty() {
+            "niclab"
+        } else {
+            &r.experiment
+        };
         let _ = writeln!(
             t,
-            "| {} | niclab | {:.2} | {:.4} | {} | {:.2} | {:.2} | {:.4} | {} | {} | {} | {} | {} \
+            "| {} | {source} | {:.2} | {:.4} | {} | {:.2} | {:.2} | {:.4} | {} | {} | {} | {} | {} \
              | {} |",
             r.pairs,
             a.psnr,
@@ -247,6 +278,29 @@ pub fn markdown(s: &StudySummary, strips: &[String]) -> String {
         s.images.display(),
         s.storage_note
     );
+    if !s.missing.is_empty() {
+        let _ = writeln!(
+            m,
+            "**Incomplete: {} of {} members are missing** (`niclab study FILE --list`):\n",
+            s.missing.len(),
+            s.missing.len() + s.rows.len()
+        );
+        for g in &s.missing {
+            let _ = writeln!(m, "- `{}`: {}", g.experiment, g.state);
+        }
+        m.push('\n');
+    }
+    if !s.sweep.is_empty() {
+        let _ = writeln!(
+            m,
+            "Swept: {}; each row is one member, named after its values.\n",
+            s.sweep
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     m.push_str(&table(s));
     m.push_str("\n\\* the paper gives no bpp: 24 / its ratio.\n");
     if s.rows.iter().any(|r| {

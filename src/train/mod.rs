@@ -119,6 +119,9 @@ const METRICS_HEADER: &str =
 const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim,val_ssim_term,\
     val_perceptual_term,val_mse_term,val_rate_term,val_bpp";
 
+/// Steps of a run whose experiment gives neither `train.steps` nor `train.epochs`.
+pub const DEFAULT_STEPS: u64 = 1000;
+
 /// Trains `exp`; `interrupt` is polled after every step (set it from a Ctrl-C handler).
 pub fn train(
     exp: &Experiment,
@@ -164,7 +167,7 @@ pub fn train(
     let total = match (exp.train.steps, exp.train.epochs) {
         (_, Some(epochs)) => epochs.saturating_mul(data.steps_per_epoch()),
         (Some(steps), None) => steps,
-        (None, None) => 1000,
+        (None, None) => DEFAULT_STEPS,
     };
     eprintln!(
         "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \

@@ -7,6 +7,7 @@ use image::{Rgb, RgbImage};
 
 pub mod http;
 pub mod server;
+pub mod slurm;
 pub mod webdriver;
 
 /// The four real 128x128 test crops of tests/fixtures/quality (not their JPEG versions),
@@ -168,6 +169,20 @@ pub fn interrupt_after_rows(
     log: &Path,
     rows: usize,
 ) -> std::process::Output {
+    let out = signal_after_rows(cmd, log, rows, "INT");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    out
+}
+
+/// Starts `cmd`, waits until the CSV `log` has more than `rows` rows, sends it `signal`
+/// (`INT`, `TERM`, ...) and returns its output, checking that it did not panic.
+pub fn signal_after_rows(
+    cmd: &mut std::process::Command,
+    log: &Path,
+    rows: usize,
+    signal: &str,
+) -> std::process::Output {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let child = cmd
@@ -185,13 +200,12 @@ pub fn interrupt_after_rows(
         std::thread::sleep(Duration::from_millis(10));
     }
     let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     out
 }

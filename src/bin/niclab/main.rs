@@ -92,7 +92,13 @@ enum Command {
     /// CHECKPOINTS/<study>/<experiment>/, evaluations to RUNS/<study>/<experiment>/eval/, the
     /// report (report.md, summary.json, plots/, strips/) to RUNS/<study>/. Finished runs and
     /// evaluations are kept and interrupted runs resume, so running it again continues; Ctrl-C
-    /// saves a checkpoint and exits (status 130).
+    /// (or SIGTERM) saves a checkpoint and exits (status 130).
+    ///
+    /// A `[sweep]` table makes a grid of overrides: each experiment becomes one member per
+    /// point. `--list` shows the members and where each stands, `--member N` runs one,
+    /// `--report` reports those done, and `--slurm [--submit]` writes (and submits) a Slurm
+    /// job array with one task per member and a report job after them (README, "On a
+    /// cluster").
     Study(study::Args),
     /// Build and check the datasets.
     #[command(subcommand)]

@@ -54,8 +54,8 @@ impl RunArgs {
     }
 }
 
-/// A flag set by Ctrl-C: work stops at the next step and saves a checkpoint; a second
-/// Ctrl-C exits at once.
+/// A flag set by Ctrl-C or SIGTERM (what Slurm, systemd and `kill` send): work stops at the
+/// next step and saves a checkpoint; a second Ctrl-C exits at once.
 pub fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
@@ -66,7 +66,23 @@ pub fn interrupt_flag() -> Result<Arc<AtomicBool>> {
         eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to abort)");
     })
     .context("cannot install the Ctrl-C handler")?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, interrupt.clone())
+        .context("cannot install the SIGTERM handler")?;
     Ok(interrupt)
+}
+
+/// A flag set, with `interrupt`, by `signal` (Slurm's warning before a time limit): the work
+/// stops as on Ctrl-C and the caller requeues its Slurm task.
+pub fn requeue_flag(
+    signal: niclab::study::slurm::RequeueSignal,
+    interrupt: &Arc<AtomicBool>,
+) -> Result<Arc<AtomicBool>> {
+    let requeue = Arc::new(AtomicBool::new(false));
+    for flag in [&requeue, interrupt] {
+        signal_hook::flag::register(signal.number(), Arc::clone(flag))
+            .with_context(|| format!("cannot install the SIG{signal} handler"))?;
+    }
+    Ok(requeue)
 }
 
 /// `24.0 MP in 80.1 s (0.30 MP/s)`: pixels coded and the time it took, file I/O included.
