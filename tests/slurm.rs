@@ -1,6 +1,7 @@
 //! `niclab study --slurm` against a real Slurm (tests/common/slurm.rs): a two-member sweep
-//! submitted as a job array ends as the same study run locally, and a member requeued in the
-//! middle of training resumes from its checkpoint to the same weights.
+//! submitted as a job array ends as the same study run locally, a member requeued in the
+//! middle of training resumes from its checkpoint to the same weights, and a cancelled one
+//! keeps its checkpoint and stays cancelled.
 
 mod common;
 
@@ -201,9 +202,13 @@ fn a_requeued_member_resumes_from_its_checkpoint_to_the_same_weights() {
     wait_rows(&slurm, &metrics, 5);
     slurm.run("scontrol", &["requeue", &task]);
     let first = rows(&metrics);
-    // ... and the member requeues itself on the time-limit warning (USR1 to the batch step).
+    // ... the member requeues itself on the time-limit warning (USR1 to the batch step) ...
     wait_rows(&slurm, &metrics, first + 5);
     slurm.run("scancel", &["--signal=USR1", "--batch", &task]);
+    let second = rows(&metrics);
+    // ... and on SIGTERM while Slurm still counts it as running (a preemption's grace time).
+    wait_rows(&slurm, &metrics, second + 5);
+    slurm.run("scancel", &["--signal=TERM", "--batch", &task]);
     slurm.wait_jobs(&[&array, &report], Duration::from_secs(600));
     assert_eq!(
         slurm.job_state(&report),
@@ -217,16 +222,43 @@ fn a_requeued_member_resumes_from_its_checkpoint_to_the_same_weights() {
         .lines()
         .filter_map(|l| l.split(" at step ").nth(1)?.trim().parse().ok())
         .collect();
-    assert_eq!(resumed.len(), 2, "two restarts from a checkpoint:\n{log}");
+    assert_eq!(resumed.len(), 3, "three restarts from a checkpoint:\n{log}");
     assert!(
-        resumed[0] > 0 && resumed[0] < resumed[1] && resumed[1] < STEPS,
+        resumed[0] > 0 && resumed.windows(2).all(|w| w[0] < w[1]) && resumed[2] < STEPS,
         "resumed at {resumed:?}\n{log}"
     );
-    assert!(log.contains("requeued Slurm job"), "{log}");
+    // Slurm requeued the first time; the member itself the second and third.
+    assert_eq!(log.matches("not requeued").count(), 1, "{log}");
+    assert_eq!(log.matches("requeued Slurm job").count(), 2, "{log}");
     assert!(log.contains("member 0 done"), "{log}");
     let file = "checkpoints/s/tiny_seed-11/last.ckpt";
     assert!(
         common::weights(&dir.path().join(file)) == common::weights(&reference.path().join(file)),
         "the requeued member ended with other weights than an uninterrupted run"
+    );
+}
+
+#[test]
+fn a_cancelled_member_keeps_its_checkpoint_and_stays_cancelled() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let slurm = Slurm::start();
+    let dir = study(3000, "\"train.seed\" = [11]\n");
+    let (array, _report) = submit(&slurm, dir.path());
+    let metrics = dir.path().join("checkpoints/s/tiny_seed-11/metrics.csv");
+    wait_rows(&slurm, &metrics, 5);
+    slurm.run("scancel", &[&array]);
+    // Gone from the queue, not pending again: a requeued task would stay listed.
+    slurm.wait_jobs(&[&array], Duration::from_secs(60));
+    let log = std::fs::read_to_string(dir.path().join("runs/s/slurm/logs/member-0.log")).unwrap();
+    assert!(log.contains("checkpoint saved"), "{log}");
+    assert!(
+        log.contains("Slurm is ending this task (") && log.contains("not requeued"),
+        "{log}"
+    );
+    assert!(!log.contains("requeued Slurm job"), "{log}");
+    let listed = list(&slurm, dir.path());
+    assert!(
+        listed.contains("0\ttiny_seed-11\tinterrupted at step "),
+        "{listed}"
     );
 }

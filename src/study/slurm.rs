@@ -4,10 +4,11 @@
 //! asked, hands them to `sbatch`.
 //!
 //! Preemption and time limits: a member saves its checkpoint on SIGTERM (what Slurm sends
-//! when it preempts, requeues or cancels a job), and on the `--signal` warning before the
-//! time limit it also requeues its own task (`scontrol requeue`), so the task continues where
-//! it stopped. SIGTERM alone does not requeue: `scancel` sends it too, and a cancelled task
-//! must stay cancelled; Slurm requeues preempted tasks by itself.
+//! when it preempts, requeues, cancels or times out a job), and on the `--signal` warning
+//! before the time limit it also requeues its own task (`scontrol requeue`), so the task
+//! continues where it stopped. After SIGTERM it requeues itself only while Slurm still counts
+//! the task as running ([`after_stop`]): `scancel` sends SIGTERM too, and a cancelled task
+//! must stay cancelled.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -305,13 +306,58 @@ fn sbatch(extra: &[String], script: &Path) -> Result<String> {
     Ok(id)
 }
 
-/// Inside a Slurm task, asks Slurm to requeue it (`scontrol requeue $SLURM_JOB_ID`); the task
-/// then starts again and resumes from the checkpoint just saved.
-pub fn requeue_self() -> Result<String> {
+/// What a member stopped inside a Slurm task does about its task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterStop {
+    /// It asked Slurm to requeue the task (job id).
+    Requeued(String),
+    /// Slurm is already ending the task (its state then, e.g. `COMPLETING`): requeued,
+    /// cancelled or timed out by Slurm, it is left as Slurm decided.
+    LeftToSlurm(String),
+}
+
+/// After a member inside a Slurm task stopped with its checkpoint saved: on the warning
+/// signal (`warned`) it requeues its task. On SIGTERM it requeues only while Slurm still
+/// counts the task as running (a preemption's grace time, `scancel --signal=TERM`); a task
+/// Slurm is already ending (`scancel`, `scontrol requeue`, preemption with requeue, the time
+/// limit) is left as Slurm decided, so a cancelled task stays cancelled.
+pub fn after_stop(warned: bool) -> Result<AfterStop> {
     let id = std::env::var("SLURM_JOB_ID")
         .context("--requeue-on: SLURM_JOB_ID is not set (not inside a Slurm job)")?;
+    if !warned {
+        let state = job_state(&id)?;
+        if state != "RUNNING" {
+            return Ok(AfterStop::LeftToSlurm(state));
+        }
+    }
+    requeue(&id)?;
+    Ok(AfterStop::Requeued(id))
+}
+
+/// A job's state as slurmctld has it now (`RUNNING`, `CANCELLED`, ...).
+fn job_state(id: &str) -> Result<String> {
     let out = Command::new("scontrol")
-        .args(["requeue", &id])
+        .args(["show", "job", id, "--oneliner"])
+        .output()
+        .context("cannot run scontrol")?;
+    if !out.status.success() {
+        bail!(
+            "scontrol show job {id} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("JobState="))
+        .map(str::to_string)
+        .with_context(|| format!("scontrol show job {id} gave no JobState: {text}"))
+}
+
+/// Inside a Slurm task, asks Slurm to requeue it (`scontrol requeue $SLURM_JOB_ID`); the task
+/// then starts again and resumes from the checkpoint just saved.
+fn requeue(id: &str) -> Result<()> {
+    let out = Command::new("scontrol")
+        .args(["requeue", id])
         .output()
         .context("cannot run scontrol")?;
     if !out.status.success() {
@@ -320,7 +366,7 @@ pub fn requeue_self() -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(id)
+    Ok(())
 }
 
 #[cfg(test)]

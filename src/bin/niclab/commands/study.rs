@@ -88,7 +88,8 @@ pub struct Args {
     )]
     pub sbatch: Vec<String>,
     /// With --member, inside a Slurm task: when this signal stops the member, save its
-    /// checkpoint and requeue the task (scontrol requeue $SLURM_JOB_ID). The job scripts of
+    /// checkpoint and requeue the task (scontrol requeue $SLURM_JOB_ID); after SIGTERM, requeue
+    /// it only while Slurm still counts it as running (not after scancel). The job scripts of
     /// --slurm pass it.
     #[arg(long, requires = "member", value_name = "USR1|USR2")]
     pub requeue_on: Option<RequeueSignal>,
@@ -182,9 +183,14 @@ fn member(
         }
         None => {
             println!("{name}: member {i} stopped, checkpoint saved; --member {i} continues it");
-            if requeue.is_some_and(|r| r.load(Ordering::SeqCst)) {
-                let job = niclab::study::slurm::requeue_self()?;
-                println!("{name}: requeued Slurm job {job}");
+            if let Some(warned) = requeue {
+                use niclab::study::slurm::{AfterStop, after_stop};
+                match after_stop(warned.load(Ordering::SeqCst))? {
+                    AfterStop::Requeued(job) => println!("{name}: requeued Slurm job {job}"),
+                    AfterStop::LeftToSlurm(state) => {
+                        println!("{name}: Slurm is ending this task ({state}); not requeued")
+                    }
+                }
             }
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
