@@ -56,6 +56,11 @@ pub struct ModelConfig {
     /// before it existed, which the codec's weights digest hashes, is unchanged.
     #[serde(skip_serializing_if = "Init::is_default")]
     pub init: Init,
+    /// The nonlinearity between convolutions: `relu` (the paper's) or `gdn` (GDN in the
+    /// encoder, inverse GDN in the decoder, as learned codecs since Ballé et al. 2017). Left
+    /// out when it is the default, like `init`.
+    #[serde(skip_serializing_if = "Activation::is_default")]
+    pub activation: Activation,
 }
 
 /// The distribution of a new model's weights. Depth decides which one trains (README,
@@ -83,6 +88,25 @@ impl Init {
     }
 }
 
+/// The nonlinearity after every convolution but the latent one and the output
+/// ([`crate::model::Autoencoder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// ReLU, as the paper.
+    #[default]
+    Relu,
+    /// GDN after each encoder convolution, inverse GDN after each decoder one
+    /// ([`crate::gdn`]).
+    Gdn,
+}
+
+impl Activation {
+    fn is_default(&self) -> bool {
+        *self == Activation::default()
+    }
+}
+
 /// The entropy model over the latent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,6 +130,7 @@ impl Default for ModelConfig {
             latent_channels: 32,
             entropy: Entropy::None,
             init: Init::Pytorch,
+            activation: Activation::Relu,
         }
     }
 }
@@ -905,6 +930,28 @@ mod tests {
         );
         let e = parse("[model]\ninit = \"identity\"\n", &[]).unwrap();
         assert_eq!(e.model.init, Init::Identity);
+    }
+
+    #[test]
+    fn activation_is_relu_or_gdn_and_relu_is_not_written() {
+        let e = parse("[model]\nactivation = \"swish\"\n", &[]).unwrap_err();
+        assert_eq!(e.origin, "x.toml:2:14");
+        assert!(
+            e.message
+                .starts_with("model.activation: unknown variant `swish`")
+                && e.message.contains("expected `relu` or `gdn`"),
+            "{e}"
+        );
+        let e = parse("[model]\nactivation = \"gdn\"\n", &[]).unwrap();
+        assert_eq!(e.model.activation, Activation::Gdn);
+        assert!(
+            toml::to_string(&e)
+                .unwrap()
+                .contains("activation = \"gdn\"")
+        );
+        // ReLU models' [model] section (which the codec's weights digest hashes) is unchanged.
+        let e = parse("[model]\npairs = 3\n", &[]).unwrap();
+        assert!(!toml::to_string(&e).unwrap().contains("activation"));
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub struct ImageEncoder<'a> {
 impl<'a> ImageEncoder<'a> {
     /// The encoder of `model`, whose weights live on `device`.
     pub fn new(model: &'a Autoencoder, device: &Device) -> Result<Self> {
-        let cpu = if *device == Device::flex() {
+        // The channels-last path knows ReLU only; GDN models run their own layers.
+        let cpu = if *device == Device::flex() && !model.has_gdn() {
             Some(CpuEncoder::new(model, device)?)
         } else {
             None
@@ -83,6 +84,10 @@ struct Nhwc {
 impl CpuEncoder {
     /// The encoder of `model`, whose weights live on `device`.
     pub fn new(model: &Autoencoder, device: &Device) -> Result<Self> {
+        anyhow::ensure!(
+            !model.has_gdn(),
+            "the channels-last encoder has no GDN; run the model's own layers"
+        );
         let layers = model
             .encoder_layers()
             .map(|l| {
@@ -238,6 +243,7 @@ mod tests {
                 latent_channels: 5,
                 entropy,
                 init: Init::Pytorch,
+                ..ModelConfig::default()
             };
             let model = Autoencoder::new(&cfg, &device, 7);
             let imgs = images(w, h, 3);

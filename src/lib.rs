@@ -13,6 +13,7 @@ pub mod cpu_encoder;
 pub mod data;
 pub mod digest;
 pub mod eval;
+pub mod gdn;
 pub mod loss;
 pub mod memory;
 pub mod metrics;

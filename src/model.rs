@@ -1,6 +1,7 @@
 //! The paper's convolutional autoencoder: N `Conv2d + ReLU` layers down, N mirrored
 //! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1]; optionally a
-//! learned entropy model over the latent (see [`crate::codec`]).
+//! learned entropy model over the latent (see [`crate::codec`]) and GDN instead of ReLU
+//! ([`crate::gdn`]).
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -13,8 +14,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::codec::prior::FactorizedPrior;
-use crate::config::{Entropy, Init, ModelConfig};
+use crate::config::{Activation, Entropy, Init, ModelConfig};
 use crate::data::batches::mix_seed;
+use crate::gdn::Gdn;
 
 /// Encoder and decoder, one `Vec` entry per conv pair, and the entropy model if any.
 #[derive(Module, Debug)]
@@ -23,6 +25,11 @@ pub struct Autoencoder {
     decoder: Vec<ConvTranspose2d>,
     /// The factorized prior of `entropy = "factorized"` models.
     prior: Option<FactorizedPrior>,
+    /// With `activation = "gdn"`: a GDN after each encoder convolution but the last (after
+    /// the prior in the record, so ReLU models keep their parameter order).
+    encoder_gdn: Vec<Gdn>,
+    /// With `activation = "gdn"`: an inverse GDN after each decoder convolution but the last.
+    decoder_gdn: Vec<Gdn>,
 }
 
 impl Autoencoder {
@@ -93,11 +100,31 @@ impl Autoencoder {
             .collect();
         let prior = (cfg.entropy == Entropy::Factorized)
             .then(|| FactorizedPrior::new(cfg.latent_channels, device, mix_seed(&[seed, 0x91A7])));
+        let (encoder_gdn, decoder_gdn) = match cfg.activation {
+            Activation::Relu => (Vec::new(), Vec::new()),
+            Activation::Gdn => (
+                (0..cfg.pairs - 1)
+                    .map(|i| Gdn::new(cfg.encoder_channels(i), device))
+                    .collect(),
+                // Decoder layer j outputs what encoder layer N-2-j took in.
+                (0..cfg.pairs - 1)
+                    .rev()
+                    .map(|i| Gdn::new(cfg.encoder_channels(i), device))
+                    .collect(),
+            ),
+        };
         Self {
             encoder,
             decoder,
             prior,
+            encoder_gdn,
+            decoder_gdn,
         }
+    }
+
+    /// Whether GDN layers replace the ReLUs (inference paths that only know ReLU step aside).
+    pub fn has_gdn(&self) -> bool {
+        !self.encoder_gdn.is_empty() || !self.decoder_gdn.is_empty()
     }
 
     /// The same model with `mapper` applied to the encoder's and decoder's parameters only
@@ -107,6 +134,16 @@ impl Autoencoder {
             encoder: self.encoder.iter().map(|c| c.clone().map(mapper)).collect(),
             decoder: self.decoder.iter().map(|c| c.clone().map(mapper)).collect(),
             prior: self.prior.clone(),
+            encoder_gdn: self
+                .encoder_gdn
+                .iter()
+                .map(|g| g.clone().map(mapper))
+                .collect(),
+            decoder_gdn: self
+                .decoder_gdn
+                .iter()
+                .map(|g| g.clone().map(mapper))
+                .collect(),
         }
     }
 
@@ -118,7 +155,11 @@ impl Autoencoder {
         let linear = self.prior.is_some();
         self.encoder.iter().enumerate().fold(x, |x, (i, conv)| {
             let y = conv.forward(x);
-            if i == last && linear { y } else { relu(y) }
+            match self.encoder_gdn.get(i) {
+                Some(gdn) => gdn.forward(y),
+                None if i == last && linear => y,
+                None => relu(y),
+            }
         })
     }
 
@@ -157,7 +198,11 @@ impl Autoencoder {
         let last = self.decoder.len() - 1;
         self.decoder.iter().enumerate().fold(z, |z, (j, deconv)| {
             let y = deconv.forward(z);
-            if j == last { sigmoid(y) } else { relu(y) }
+            match self.decoder_gdn.get(j) {
+                _ if j == last => sigmoid(y),
+                Some(igdn) => igdn.inverse(y),
+                None => relu(y),
+            }
         })
     }
 
@@ -314,6 +359,7 @@ mod tests {
             latent_channels: 5,
             entropy: Entropy::None,
             init: Init::Pytorch,
+            ..ModelConfig::default()
         }
     }
 

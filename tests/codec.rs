@@ -213,6 +213,54 @@ fn round_trip_reproduces_eval_pixels_and_bytes() {
 }
 
 #[test]
+fn a_gdn_codec_compresses_and_decodes_to_what_eval_measured() {
+    let dir = project(&[]);
+    let root = dir.path();
+    let text = codec_experiment(&root.join("photos"), "g1", 0.05, 11).replace(
+        "entropy = \"factorized\"",
+        "entropy = \"factorized\"\nactivation = \"gdn\"",
+    );
+    std::fs::write(root.join("g1.toml"), text).unwrap();
+    ok(
+        &["train", "g1.toml", "--checkpoints", "ck", "--runs", "runs"],
+        root,
+    );
+    let saved = std::fs::read_to_string(root.join("ck/g1/config.toml")).unwrap();
+    assert!(saved.contains("activation = \"gdn\""), "{saved}");
+    ok(
+        &[
+            "eval",
+            "ck/g1",
+            "--images",
+            "images",
+            "--out",
+            "ev",
+            "--checkpoints",
+            "ck",
+            "--runs",
+            "runs",
+        ],
+        root,
+    );
+    ok(&["compress", "--model", "ck/g1", "images", "nic"], root);
+    ok(&["decompress", "--model", "ck/g1", "nic", "dec"], root);
+    for (i, (w, h)) in SIZES.iter().enumerate() {
+        let name = format!("img{i}");
+        let decoded = pixels(&root.join("dec").join(&name).with_extension("png"));
+        assert_eq!(decoded.len(), (w * h * 3) as usize);
+        assert_eq!(
+            decoded,
+            pixels(&root.join("ev/ae").join(&name).with_extension("png")),
+            "{name}: decompressed pixels differ from eval's"
+        );
+        assert_eq!(
+            std::fs::read(root.join("nic").join(&name).with_extension("nic")).unwrap(),
+            std::fs::read(root.join("ev/ae").join(&name).with_extension("nic")).unwrap()
+        );
+    }
+}
+
+#[test]
 fn damaged_truncated_and_foreign_files_fail_cleanly() {
     let dir = project(&[("c1", 0.05, 11), ("c2", 0.05, 12)]);
     let root = dir.path();

@@ -59,6 +59,50 @@ fn resumed_libtorch_run_ends_with_the_same_weights_bit_for_bit() {
     resume_is_exact(&["train.backend=libtorch"]);
 }
 
+/// A GDN codec (GDN / inverse GDN and the factorized prior) resumes exactly too.
+#[test]
+fn resumed_gdn_run_ends_with_the_same_weights_bit_for_bit() {
+    resume_is_exact(GDN_CODEC);
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn resumed_libtorch_gdn_run_ends_with_the_same_weights_bit_for_bit() {
+    let mut sets = GDN_CODEC.to_vec();
+    sets.push("train.backend=libtorch");
+    resume_is_exact(&sets);
+}
+
+const GDN_CODEC: &[&str] = &[
+    "model.activation=gdn",
+    "model.entropy=factorized",
+    "loss.rate=0.01",
+];
+
+#[test]
+fn gdn_layers_are_part_of_the_model_and_train() {
+    let s = setup(6);
+    let never = AtomicBool::new(false);
+    let (relu, gdn) = (s.root.join("relu"), s.root.join("gdn"));
+    train(&load(&s, &[]), &opts(&relu), &never).unwrap();
+    train(&load(&s, &["model.activation=gdn"]), &opts(&gdn), &never).unwrap();
+    let (_, r) = common::weights(&relu.join("tiny/last.ckpt"));
+    let (_, g) = common::weights(&gdn.join("tiny/last.ckpt"));
+    // The tiny model (2 pairs, 6 channels) gains one GDN and one inverse GDN of 6 channels:
+    // β (6) and γ (36) each.
+    assert_eq!(g.len(), r.len() + 2 * (6 + 36));
+    // Trained: β and γ left their start (b = sqrt(1 - 1e-6), g = sqrt(0.1) or 2^-18).
+    let start: Vec<u32> = [(1.0f32 - 1e-6).sqrt(), 0.1f32.sqrt(), 3.814_697_3e-6]
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    let moved = g[r.len()..].iter().filter(|v| !start.contains(v)).count();
+    assert!(
+        moved > 2 * (6 + 36) / 2,
+        "only {moved} GDN parameters moved"
+    );
+}
+
 /// Stops a 10-step run at step 5, resumes it, and compares with an uninterrupted run.
 fn resume_is_exact(sets: &[&str]) {
     let s = setup(10);
