@@ -8,8 +8,10 @@
 //! burn nor the rest of niclab, so the fuzz target (`fuzz/`) compiles them on their own.
 
 mod coder;
+pub mod conditional;
 pub mod files;
 pub mod finalize;
+pub mod gaussian;
 pub mod nic;
 pub mod prior;
 pub mod tables;
