@@ -370,6 +370,11 @@ pub struct TrainConfig {
     /// On CUDA, `true` turns cuDNN's benchmark mode (fastest algorithms, timed per shape at
     /// the start) off, so that a resumed run repeats the uninterrupted one bit for bit.
     pub deterministic: bool,
+    /// Scale each parameter's gradient down to this L2 norm when it is larger (burn's
+    /// per-tensor `GradientClipping::Norm`; PyTorch's `clip_grad_norm_` takes one norm over
+    /// all of them). None: no clipping. Left out when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl TrainConfig {
@@ -425,6 +430,7 @@ impl Default for TrainConfig {
             devices: Vec::new(),
             precision: Precision::F32,
             deterministic: false,
+            clip_grad_norm: None,
         }
     }
 }
@@ -728,6 +734,14 @@ impl Experiment {
         if !(t.lr > 0.0 && t.lr <= 1.0) {
             return err("train.lr", format!("{} is out of range (0, 1]", t.lr));
         }
+        if let Some(c) = t.clip_grad_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return err(
+                "train.clip_grad_norm",
+                format!("{c} must be a positive number"),
+            );
+        }
         if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
             return err(
                 "train.min_lr",
@@ -930,6 +944,22 @@ mod tests {
         );
         let e = parse("[model]\ninit = \"identity\"\n", &[]).unwrap();
         assert_eq!(e.model.init, Init::Identity);
+    }
+
+    #[test]
+    fn gradient_clipping_is_positive_and_unset_is_not_written() {
+        for bad in ["0.0", "-1.0", "nan", "inf"] {
+            let e = parse(&format!("[train]\nclip_grad_norm = {bad}\n"), &[]).unwrap_err();
+            assert!(
+                e.message.starts_with("train.clip_grad_norm: ")
+                    && e.message.contains("must be a positive number"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse("[train]\nclip_grad_norm = 1.0\n", &[]).unwrap();
+        assert_eq!(e.train.clip_grad_norm, Some(1.0));
+        let e = parse("[train]\nsteps = 3\n", &[]).unwrap();
+        assert!(!toml::to_string(&e).unwrap().contains("clip_grad_norm"));
     }
 
     #[test]

@@ -103,6 +103,32 @@ fn gdn_layers_are_part_of_the_model_and_train() {
     );
 }
 
+#[test]
+fn gradient_clipping_holds_the_steps_back() {
+    let s = setup(3);
+    let never = AtomicBool::new(false);
+    let exp = load(&s, &[]);
+    let start: Vec<u32> =
+        niclab::model::Autoencoder::new(&exp.model, &burn::tensor::Device::flex(), exp.train.seed)
+            .flat_parameters()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+    let moved = |sets: &[&str], dir: &str| {
+        let dir = s.root.join(dir);
+        train(&load(&s, sets), &opts(&dir), &never).unwrap();
+        let (_, w) = common::weights(&dir.join("tiny/last.ckpt"));
+        w.iter()
+            .zip(&start)
+            .map(|(a, b)| (f32::from_bits(*a) - f32::from_bits(*b)).abs() as f64)
+            .sum::<f64>()
+    };
+    let free = moved(&[], "free");
+    let clipped = moved(&["train.clip_grad_norm=1e-9"], "clipped");
+    // Gradients of norm 1e-9 fall under Adam's epsilon: the steps all but vanish.
+    assert!(free > 0.0 && clipped < free / 10.0, "{clipped} vs {free}");
+}
+
 /// Stops a 10-step run at step 5, resumes it, and compares with an uninterrupted run.
 fn resume_is_exact(sets: &[&str]) {
     let s = setup(10);

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
@@ -208,7 +209,13 @@ pub fn train(
     }
 
     let mut model = Autoencoder::new(&exp.model, &ad, exp.train.seed);
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new()
+        .with_grad_clipping(
+            exp.train
+                .clip_grad_norm
+                .map(|c| GradientClippingConfig::Norm(c as f32)),
+        )
+        .init();
     let mut start = 0;
     let mut best = None;
     if let Some(ckpt) = previous {
