@@ -168,6 +168,20 @@ fn rows(log: &Path) -> usize {
     std::fs::read_to_string(log).map_or(0, |t| t.lines().count().saturating_sub(1))
 }
 
+/// Waits until `text` occurs `n` times in the file `log`.
+fn wait_text(slurm: &Slurm, log: &Path, text: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while std::fs::read_to_string(log).map_or(0, |t| t.matches(text).count()) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} never said `{text}` {n} times\n{}",
+            log.display(),
+            slurm.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_rows(slurm: &Slurm, log: &Path, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(300);
     while rows(log) < n {
@@ -198,16 +212,22 @@ fn a_requeued_member_resumes_from_its_checkpoint_to_the_same_weights() {
     let (array, report) = submit(&slurm, dir.path());
     let metrics = dir.path().join("checkpoints/s/tiny_seed-11/metrics.csv");
     let task = format!("{array}_0");
+    let log = dir.path().join("runs/s/slurm/logs/member-0.log");
+    // Each interruption waits for the previous restart to be training again: the tiny model
+    // runs hundreds of steps a second, faster than a signal travels through Slurm.
+    let training_again = |restarts: usize| {
+        wait_text(&slurm, &log, "resuming", restarts);
+        let now = rows(&metrics);
+        wait_rows(&slurm, &metrics, now + 5);
+    };
     // Slurm requeues (SIGTERM: the member checkpoints, Slurm starts it again) ...
     wait_rows(&slurm, &metrics, 5);
     slurm.run("scontrol", &["requeue", &task]);
-    let first = rows(&metrics);
+    training_again(1);
     // ... the member requeues itself on the time-limit warning (USR1 to the batch step) ...
-    wait_rows(&slurm, &metrics, first + 5);
     slurm.run("scancel", &["--signal=USR1", "--batch", &task]);
-    let second = rows(&metrics);
+    training_again(2);
     // ... and on SIGTERM while Slurm still counts it as running (a preemption's grace time).
-    wait_rows(&slurm, &metrics, second + 5);
     slurm.run("scancel", &["--signal=TERM", "--batch", &task]);
     slurm.wait_jobs(&[&array, &report], Duration::from_secs(600));
     assert_eq!(

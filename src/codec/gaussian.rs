@@ -18,7 +18,7 @@ use constriction::stream::model::ContiguousCategoricalEntropyModel;
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 
-use super::tables::{PRECISION, fixed_point};
+use super::tables::{PRECISION, fixed_point, payload_words};
 
 /// Smallest scale of the table (CompressAI's `SCALES_MIN`); smaller predictions use it.
 pub const SCALE_MIN: f64 = 0.11;
@@ -160,16 +160,7 @@ impl ScaleTable {
 
     /// Decodes one symbol per index from `payload`; an invalid stream is an error.
     pub fn decode(&self, payload: &[u8], indexes: &[u8]) -> Result<Vec<u32>> {
-        if !payload.len().is_multiple_of(4) {
-            bail!(
-                "payload of {} bytes is not a whole number of 32-bit words",
-                payload.len()
-            );
-        }
-        let words: Vec<u32> = payload
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let words = payload_words(payload)?;
         let mut coder = DefaultRangeDecoder::from_compressed(words)
             .map_err(|e| anyhow!("invalid payload: {e:?}"))?;
         indexes

@@ -150,16 +150,7 @@ impl Tables {
 
     /// Decodes `C x plane` symbols from `payload`; an invalid stream is an error.
     pub fn decode(&self, payload: &[u8], plane: usize) -> Result<Vec<u32>> {
-        if !payload.len().is_multiple_of(4) {
-            bail!(
-                "payload of {} bytes is not a whole number of 32-bit words",
-                payload.len()
-            );
-        }
-        let words: Vec<u32> = payload
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let words = payload_words(payload)?;
         let models = self.models()?;
         let mut coder = DefaultRangeDecoder::from_compressed(words)
             .map_err(|e| anyhow::anyhow!("invalid payload: {e:?}"))?;
@@ -193,6 +184,20 @@ impl Tables {
             })
             .sum()
     }
+}
+
+/// A range coder's 32-bit words from a payload (little-endian, as written).
+pub fn payload_words(payload: &[u8]) -> Result<Vec<u32>> {
+    if !payload.len().is_multiple_of(4) {
+        bail!(
+            "payload of {} bytes is not a whole number of 32-bit words",
+            payload.len()
+        );
+    }
+    Ok(payload
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 /// Probabilities (any non-negative weights, not all 0) as integers out of `2^PRECISION`, each

@@ -284,24 +284,15 @@ pub fn submit(scripts: &Scripts) -> Result<(String, String)> {
 }
 
 fn sbatch(extra: &[String], script: &Path) -> Result<String> {
-    let out = Command::new("sbatch")
-        .arg("--parsable")
-        .args(extra)
-        .arg(script)
-        .output()
-        .context("cannot run sbatch: is Slurm's client (slurm-client) installed and on PATH?")?;
-    if !out.status.success() {
-        bail!(
-            "sbatch {} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let script = script.to_string_lossy();
+    let mut args = vec!["--parsable"];
+    args.extend(extra.iter().map(String::as_str));
+    args.push(&script);
+    let text = slurm_tool("sbatch", &args)?;
     // `--parsable` prints `id` or `id;cluster`.
-    let text = String::from_utf8_lossy(&out.stdout);
     let id = text.trim().split(';').next().unwrap_or("").to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        bail!("sbatch {} printed no job id: {text}", script.display());
+        bail!("sbatch {script} printed no job id: {text}");
     }
     Ok(id)
 }
@@ -336,17 +327,7 @@ pub fn after_stop(warned: bool) -> Result<AfterStop> {
 
 /// A job's state as slurmctld has it now (`RUNNING`, `CANCELLED`, ...).
 fn job_state(id: &str) -> Result<String> {
-    let out = Command::new("scontrol")
-        .args(["show", "job", id, "--oneliner"])
-        .output()
-        .context("cannot run scontrol")?;
-    if !out.status.success() {
-        bail!(
-            "scontrol show job {id} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = slurm_tool("scontrol", &["show", "job", id, "--oneliner"])?;
     text.split_whitespace()
         .find_map(|w| w.strip_prefix("JobState="))
         .map(str::to_string)
@@ -356,17 +337,22 @@ fn job_state(id: &str) -> Result<String> {
 /// Inside a Slurm task, asks Slurm to requeue it (`scontrol requeue $SLURM_JOB_ID`); the task
 /// then starts again and resumes from the checkpoint just saved.
 fn requeue(id: &str) -> Result<()> {
-    let out = Command::new("scontrol")
-        .args(["requeue", id])
-        .output()
-        .context("cannot run scontrol")?;
+    slurm_tool("scontrol", &["requeue", id]).map(drop)
+}
+
+/// Runs a Slurm client command; its stdout, or an error with its stderr.
+fn slurm_tool(program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program).args(args).output().with_context(|| {
+        format!("cannot run {program}: is Slurm's client (slurm-client) installed and on PATH?")
+    })?;
     if !out.status.success() {
         bail!(
-            "scontrol requeue {id} failed: {}",
+            "{program} {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]
