@@ -116,6 +116,28 @@ fn help_explains_the_commands() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    // `niclab config ... | head -0`: the reader is gone before niclab prints.
+    let mut child = niclab()
+        .args(["config", "experiments/smoke.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}
+
+#[test]
 fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
     let dir = common::tiny_project(1_000_000);
     let out = common::interrupt_after_rows(

@@ -128,6 +128,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Rust ignores SIGPIPE, so printing into a closed pipe (`niclab ... | head`) panics;
+        // a command-line tool should end quietly there, as cat and grep do. Not for serve,
+        // whose sockets and child pipes report a gone peer as an error to handle.
+        // SAFETY: setting a signal's disposition to the default before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     niclab::progress::set_style(cli.progress);
     let result: Result<ExitCode> = match cli.command {
         Command::Train(a) => train::run(a),

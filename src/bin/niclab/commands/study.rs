@@ -137,22 +137,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn list(study: &Study, opts: &StudyOptions) -> Result<ExitCode> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    for i in 0..=study.experiments.len() {
-        let line = match i.checked_sub(1) {
-            None => "index\tname\tstate".to_string(),
-            Some(m) => format!(
-                "{m}\t{}\t{}",
-                study.experiments[m].name(),
-                niclab::study::state(study, m, opts)?
-            ),
-        };
-        // `--list | head` closes the pipe early: that is not an error.
-        match writeln!(out, "{line}") {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            r => r?,
-        }
+    println!("index\tname\tstate");
+    for (i, exp) in study.experiments.iter().enumerate() {
+        let state = niclab::study::state(study, i, opts)?;
+        println!("{i}\t{}\t{state}", exp.name());
     }
     Ok(ExitCode::SUCCESS)
 }
