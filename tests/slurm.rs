@@ -168,31 +168,29 @@ fn rows(log: &Path) -> usize {
     std::fs::read_to_string(log).map_or(0, |t| t.lines().count().saturating_sub(1))
 }
 
-/// Waits until `text` occurs `n` times in the file `log`.
-fn wait_text(slurm: &Slurm, log: &Path, text: &str, n: usize) {
+/// Waits up to 300 s until `done`; `what` names it in the failure, with the daemons' logs.
+fn wait_until(slurm: &Slurm, what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(300);
-    while std::fs::read_to_string(log).map_or(0, |t| t.matches(text).count()) < n {
+    while !done() {
         assert!(
             Instant::now() < deadline,
-            "{} never said `{text}` {n} times\n{}",
-            log.display(),
+            "{what} did not happen\n{}",
             slurm.logs()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
+/// Waits until `text` occurs `n` times in the file `log`.
+fn wait_text(slurm: &Slurm, log: &Path, text: &str, n: usize) {
+    let said = || std::fs::read_to_string(log).map_or(0, |t| t.matches(text).count());
+    let what = format!("{} saying `{text}` {n} times", log.display());
+    wait_until(slurm, &what, || said() >= n);
+}
+
 fn wait_rows(slurm: &Slurm, log: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while rows(log) < n {
-        assert!(
-            Instant::now() < deadline,
-            "{} never reached {n} rows\n{}",
-            log.display(),
-            slurm.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let what = format!("{} reaching {n} rows", log.display());
+    wait_until(slurm, &what, || rows(log) >= n);
 }
 
 #[test]

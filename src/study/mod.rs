@@ -572,6 +572,16 @@ impl std::fmt::Display for MemberState {
 
 /// Where member `i` of `study` stands.
 pub fn state(study: &Study, i: usize, opts: &StudyOptions) -> Result<MemberState> {
+    Ok(inspect(study, i, opts)?.0)
+}
+
+/// Where member `i` stands and, when it is evaluated, that evaluation and its folder (what
+/// the report takes), found once.
+fn inspect(
+    study: &Study,
+    i: usize,
+    opts: &StudyOptions,
+) -> Result<(MemberState, Option<(Summary, PathBuf)>)> {
     let exp = &study.experiments[i];
     let run_dir = opts.checkpoints_of(study).join(exp.name());
     let eval_dir = opts.runs_of(study).join(exp.name()).join("eval");
@@ -585,44 +595,39 @@ pub fn state(study: &Study, i: usize, opts: &StudyOptions) -> Result<MemberState
         ))
     };
     if let Some(holder) = crate::run_lock::holder(&run_dir) {
-        return Ok(MemberState::Running {
+        let state = MemberState::Running {
             holder,
             step: step()?,
-        });
-    }
-    if let Some(step) = step()? {
-        let total = match (exp.train.steps, exp.train.epochs) {
-            (_, Some(_)) => None,
-            (Some(s), None) => Some(s),
-            (None, None) => Some(crate::train::DEFAULT_STEPS),
         };
-        let evaluated = kept_evaluation(study, exp, &run_dir, &eval_dir)?.is_some();
-        return Ok(match total {
-            Some(t) if step < t => MemberState::Interrupted { step, total },
-            // Counted in epochs: only an evaluation, made after training, says it ended.
-            None if !evaluated => MemberState::Interrupted { step, total },
-            _ if evaluated => MemberState::Evaluated {
-                step,
-                shipped: None,
-            },
-            _ => MemberState::Finished {
-                step,
-                shipped: None,
-            },
-        });
+        return Ok((state, None));
     }
-    if let Some((ckpt, entry)) = shipped_member(study, exp, opts)? {
-        let shipped = Some(entry.name.clone());
-        let step = entry.trained.step;
-        return Ok(
-            if kept_evaluation(study, exp, &ckpt, &eval_dir)?.is_some() {
-                MemberState::Evaluated { step, shipped }
-            } else {
-                MemberState::Finished { step, shipped }
-            },
-        );
-    }
-    Ok(MemberState::NotStarted)
+    let (step, total, shipped, target) = match step()? {
+        Some(step) => {
+            let total = match (exp.train.steps, exp.train.epochs) {
+                (_, Some(_)) => None,
+                (Some(s), None) => Some(s),
+                (None, None) => Some(crate::train::DEFAULT_STEPS),
+            };
+            (step, total, None, run_dir)
+        }
+        None => match shipped_member(study, exp, opts)? {
+            Some((ckpt, entry)) => (entry.trained.step, None, Some(entry.name), ckpt),
+            None => return Ok((MemberState::NotStarted, None)),
+        },
+    };
+    let evaluation = kept_evaluation(study, exp, &target, &eval_dir)?;
+    let state = match (total, &evaluation) {
+        (Some(t), _) if step < t => MemberState::Interrupted { step, total },
+        // Counted in epochs: only an evaluation, made after training, says it ended.
+        (None, None) if shipped.is_none() => MemberState::Interrupted { step, total },
+        (_, Some(_)) => MemberState::Evaluated { step, shipped },
+        (_, None) => MemberState::Finished { step, shipped },
+    };
+    let evaluation = match state {
+        MemberState::Evaluated { .. } => evaluation.map(|e| (e, eval_dir)),
+        _ => None,
+    };
+    Ok((state, evaluation))
 }
 
 /// Members left out of a report: name and where each stands.
@@ -635,20 +640,13 @@ pub fn gather(study: &Study, opts: &StudyOptions) -> Result<(Vec<Stage>, Missing
     let mut stages = Vec::new();
     let mut missing = Vec::new();
     for (i, exp) in study.experiments.iter().enumerate() {
-        let state = state(study, i, opts)?;
-        let MemberState::Evaluated { step, .. } = state else {
-            missing.push((exp.name().to_string(), state));
-            continue;
-        };
-        let target = match shipped_member(study, exp, opts)? {
-            Some((ckpt, _)) => ckpt,
-            None => opts.checkpoints_of(study).join(exp.name()),
-        };
-        let eval_dir = runs_root.join(exp.name()).join("eval");
-        let eval = kept_evaluation(study, exp, &target, &eval_dir)?
-            .with_context(|| format!("{}: its evaluation changed while reading", exp.name()))?;
-        let times = MemberTimes::default().or_recorded(&runs_root, exp)?;
-        stages.push(Stage::new(exp, step, times, eval, eval_dir));
+        match inspect(study, i, opts)? {
+            (MemberState::Evaluated { step, .. }, Some((eval, eval_dir))) => {
+                let times = MemberTimes::default().or_recorded(&runs_root, exp)?;
+                stages.push(Stage::new(exp, step, times, eval, eval_dir));
+            }
+            (state, _) => missing.push((exp.name().to_string(), state)),
+        }
     }
     Ok((stages, missing))
 }

@@ -140,10 +140,6 @@ fn quote(s: &str) -> String {
     }
 }
 
-fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).with_context(|| format!("cannot make {} absolute", p.display()))
-}
-
 /// Writes `RUNS/<study>/slurm/{array.sbatch,report.sbatch}`. `file` is the study file,
 /// `overrides` the command line's `--set` items (passed on to every task). The tasks run
 /// where this command ran (`--chdir`), which on a cluster must be a file system the nodes
@@ -156,7 +152,9 @@ pub fn write_scripts(
     slurm: &SlurmOptions,
 ) -> Result<Scripts> {
     let n = study.experiments.len();
-    let dir = absolute(&opts.runs_of(study).join("slurm"))?;
+    let dir = opts.runs_of(study).join("slurm");
+    let dir = std::path::absolute(&dir)
+        .with_context(|| format!("cannot make {} absolute", dir.display()))?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
