@@ -226,7 +226,7 @@ run: study
 	$(NICLAB) study $(REPRO) --set train.backend=$(BACKEND)
 	@echo "the quick study just trained: runs/$$(basename $(STUDY) .toml)/report.md (first table above)"
 	@echo "the shipped CPU reproduction: runs/$$(basename $(REPRO) .toml)/report.md (second table;"
-	@echo "         niclab study $(REPRO) --retrain trains it again, about an hour)"
+	@echo "         niclab study $(REPRO) --retrain trains it again, about 35 minutes)"
 	@echo "see the runs and their curves in a browser: make serve, then open http://127.0.0.1:8080/"
 
 # The web app over the runs (niclab serve): http://127.0.0.1:8080/ (PORT=..., HOST=...).

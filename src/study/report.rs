@@ -11,7 +11,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::paper::{self, PaperRow};
-use super::{MemberState, Stage, Study};
+use super::{MemberState, Stage, Study, sweep};
 use crate::classic::jpeg::JpegCodec;
 use crate::eval::plots::{self, Series, Strip};
 use crate::eval::report::{CodecSummary, machine};
@@ -54,6 +54,10 @@ pub struct StudyRow {
     pub jpeg: Option<CodecSummary>,
     /// The paper's row for this depth.
     pub paper: Option<PaperRow>,
+    /// A sweep's values other than the depth (`train.seed=42`): members that share it form
+    /// one series across depths. None outside sweeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
 }
 
 /// `summary.json` of a study.
@@ -116,6 +120,7 @@ pub fn write(
             .and_then(|p| p.rows.iter().find(|r| r.experiment == name))
     };
     let paper = paper::rows()?;
+    let points = sweep::points(&study.sweep);
     let rows: Vec<StudyRow> = stages
         .iter()
         .map(|s| {
@@ -138,6 +143,7 @@ pub fn write(
                     .iter()
                     .find(|p| p.pairs == s.experiment.model.pairs)
                     .cloned(),
+                series: series_of(&name, &points),
                 experiment: name,
             }
         })
@@ -175,14 +181,15 @@ pub fn write(
     Ok((report, summary))
 }
 
-/// The table of measured rows, each followed by the paper's row of the same depth.
+/// The table of measured rows, each depth's (consecutive members of a sweep: once, after
+/// the last) followed by the paper's row of that depth.
 pub fn table(s: &StudySummary) -> String {
     let mut t = String::from(
         "| pairs | source | AE PSNR | AE SSIM | AE ΔE00 | AE ratio | AE bpp | AE s/img | JPEG q \
          | JPEG PSNR | JPEG SSIM | JPEG ΔE00 | JPEG ratio | JPEG s/img |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for r in &s.rows {
+    for (i, r) in s.rows.iter().enumerate() {
         let a = &r.autoencoder;
         let j = |f: &dyn Fn(&CodecSummary) -> String| r.jpeg.as_ref().map_or("-".into(), f);
         let de = |c: &CodecSummary| c.colour.map_or("-".into(), |c| format!("{:.2}", c.delta_e));
@@ -213,7 +220,8 @@ pub fn table(s: &StudySummary) -> String {
             j(&|c| format!("{:.2}", c.ratio)),
             j(&|c| format!("{:.5}", c.seconds_per_image)),
         );
-        if let Some(p) = &r.paper {
+        let depth_goes_on = s.rows.get(i + 1).is_some_and(|n| n.pairs == r.pairs);
+        if let Some(p) = r.paper.as_ref().filter(|_| !depth_goes_on) {
             let _ = writeln!(
                 t,
                 "| {} | paper | {:.2} | {:.4} | - | {:.2} | {:.2}* | {:.2} | ~{} | {:.2} | {:.4} | - \
@@ -254,6 +262,39 @@ fn trend(values: &[f64]) -> &'static str {
     } else {
         "does not change monotonically with depth"
     }
+}
+
+/// The series of member `name`: its grid point's overrides but the depth's, or None when
+/// it is no member of a sweep (or the depth alone is swept).
+fn series_of(name: &str, points: &[sweep::Point]) -> Option<String> {
+    // The longest suffix that fits: `_seed-2` must not take `..._seed-42`'s place.
+    let point = points
+        .iter()
+        .filter(|p| name.ends_with(&format!("_{}", p.suffix)))
+        .max_by_key(|p| p.suffix.len())?;
+    let rest: Vec<&str> = point
+        .overrides
+        .iter()
+        .map(String::as_str)
+        .filter(|o| !o.starts_with("model.pairs="))
+        .collect();
+    (!rest.is_empty()).then(|| rest.join(", "))
+}
+
+/// The rows by series (in the order they first appear), each in depth order.
+fn by_series(rows: &[StudyRow]) -> Vec<(Option<&str>, Vec<&StudyRow>)> {
+    let mut groups: Vec<(Option<&str>, Vec<&StudyRow>)> = Vec::new();
+    for r in rows {
+        let key = r.series.as_deref();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    for (_, g) in &mut groups {
+        g.sort_by_key(|r| r.pairs);
+    }
+    groups
 }
 
 fn fmt_secs(s: Option<f64>) -> String {
@@ -315,27 +356,35 @@ pub fn markdown(s: &StudySummary, strips: &[String]) -> String {
     }
     m.push('\n');
 
-    let mut sorted: Vec<&StudyRow> = s.rows.iter().collect();
-    sorted.sort_by_key(|r| r.pairs);
-    if sorted.len() > 1 {
-        let ours: Vec<f64> = sorted.iter().map(|r| r.autoencoder.ssim).collect();
-        let psnrs: Vec<f64> = sorted.iter().map(|r| r.autoencoder.psnr).collect();
-        let list = |v: &[f64], d: usize| {
-            v.iter()
-                .map(|x| format!("{x:.d$}"))
-                .collect::<Vec<_>>()
-                .join(" → ")
-        };
-        let depths: Vec<String> = sorted.iter().map(|r| r.pairs.to_string()).collect();
+    // A sweep's members form one series per value of everything but the depth (one per
+    // seed, say): a trend is read along a series, never across them.
+    let groups = by_series(&s.rows);
+    let list = |v: &[f64], d: usize| {
+        v.iter()
+            .map(|x| format!("{x:.d$}"))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    let mut trends = String::new();
+    for (key, rows) in groups.iter().filter(|(_, g)| g.len() > 1) {
+        let ssims: Vec<f64> = rows.iter().map(|r| r.autoencoder.ssim).collect();
+        let psnrs: Vec<f64> = rows.iter().map(|r| r.autoencoder.psnr).collect();
+        let depths: Vec<String> = rows.iter().map(|r| r.pairs.to_string()).collect();
         let _ = writeln!(
-            m,
-            "## Depth trend\n\nFrom {} pairs: autoencoder SSIM {} ({}); PSNR {} dB ({}). In \
-             the paper both fall with depth.\n",
+            trends,
+            "{}From {} pairs: autoencoder SSIM {} ({}); PSNR {} dB ({}).\n",
+            key.map_or(String::new(), |k| format!("`{k}`: ")),
             depths.join(", "),
-            list(&ours, 4),
-            trend(&ours),
+            list(&ssims, 4),
+            trend(&ssims),
             list(&psnrs, 2),
             trend(&psnrs)
+        );
+    }
+    if !trends.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Depth trend\n\n{trends}In the paper both fall with depth.\n"
         );
     }
 
@@ -395,8 +444,17 @@ pub fn markdown(s: &StudySummary, strips: &[String]) -> String {
 fn depth_plots(s: &StudySummary, dir: &Path) -> Result<()> {
     let mut rows: Vec<&StudyRow> = s.rows.iter().collect();
     rows.sort_by_key(|r| r.pairs);
+    // Members of one depth share the paper's row.
+    rows.dedup_by_key(|r| r.pairs);
+    let groups = by_series(&s.rows);
     let paper_colour = |c: plotters::style::RGBColor| {
         plotters::style::RGBColor(c.0 / 2 + 127, c.1 / 2 + 127, c.2 / 2 + 127)
+    };
+    // Series after the first get darker, so that each can be followed.
+    let shade = |c: plotters::style::RGBColor, i: usize| {
+        let k = 1.0 - 0.5 * i as f64 / groups.len() as f64;
+        let f = |v: u8| (v as f64 * k) as u8;
+        plotters::style::RGBColor(f(c.0), f(c.1), f(c.2))
     };
     let chart = |file: &str,
                  title: &str,
@@ -404,23 +462,28 @@ fn depth_plots(s: &StudySummary, dir: &Path) -> Result<()> {
                  ours: &dyn Fn(&CodecSummary) -> f64,
                  theirs: &dyn Fn(&PaperRow) -> (f64, f64)| {
         let x = |r: &StudyRow| r.pairs as f64;
-        let mut series = vec![
-            Series {
-                name: "niclab autoencoder".into(),
-                colour: plots::AE_COLOUR,
-                points: rows.iter().map(|r| (x(r), ours(&r.autoencoder))).collect(),
+        let mut series = Vec::new();
+        for (i, (key, members)) in groups.iter().enumerate() {
+            let of = key.map_or(String::new(), |k| format!(", {k}"));
+            series.push(Series {
+                name: format!("niclab autoencoder{of}"),
+                colour: shade(plots::AE_COLOUR, i),
+                points: members
+                    .iter()
+                    .map(|r| (x(r), ours(&r.autoencoder)))
+                    .collect(),
                 dots: true,
-            },
-            Series {
-                name: "niclab JPEG (matched)".into(),
-                colour: plots::JPEG_COLOUR,
-                points: rows
+            });
+            series.push(Series {
+                name: format!("niclab JPEG (matched){of}"),
+                colour: shade(plots::JPEG_COLOUR, i),
+                points: members
                     .iter()
                     .filter_map(|r| r.jpeg.as_ref().map(|j| (x(r), ours(j))))
                     .collect(),
                 dots: true,
-            },
-        ];
+            });
+        }
         let paper: Vec<(f64, (f64, f64))> = rows
             .iter()
             .filter_map(|r| r.paper.as_ref().map(|p| (x(r), theirs(p))))
@@ -535,4 +598,124 @@ fn depth_strips(study: &Study, stages: &[Stage], dir: &Path) -> Result<Vec<Strin
         written.push(file);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, pairs: usize, ssim: f64, series: Option<&str>) -> StudyRow {
+        let ae = CodecSummary {
+            codec: "autoencoder".into(),
+            quality: None,
+            chosen_by: None,
+            psnr: 20.0 + 10.0 * ssim,
+            ssim,
+            colour: None,
+            ratio: 1.0,
+            bpp: 24.0,
+            bytes: 1,
+            seconds_per_image: 0.0,
+            total_seconds: 0.0,
+        };
+        StudyRow {
+            experiment: name.into(),
+            pairs,
+            steps: 1,
+            backend: "flex".into(),
+            train_seconds: None,
+            train_images_per_sec: None,
+            eval_seconds: None,
+            checkpoint: PathBuf::new(),
+            eval_dir: PathBuf::new(),
+            autoencoder: ae,
+            jpeg: None,
+            paper: paper::rows()
+                .unwrap()
+                .into_iter()
+                .find(|p| p.pairs == pairs),
+            series: series.map(String::from),
+        }
+    }
+
+    fn summary(rows: Vec<StudyRow>, sweep: &[&str]) -> StudySummary {
+        StudySummary {
+            niclab_version: String::new(),
+            study: "s".into(),
+            description: None,
+            overrides: vec![],
+            images: PathBuf::new(),
+            count: 1,
+            storage_note: String::new(),
+            machine: String::new(),
+            seconds: 0.0,
+            rows,
+            sweep: sweep.iter().map(|k| k.to_string()).collect(),
+            missing: vec![],
+        }
+    }
+
+    #[test]
+    fn a_member_belongs_to_the_series_of_its_longest_suffix_less_the_depth() {
+        let axes = sweep::axes(
+            &toml::from_str("\"train.seed\" = [2, 42]\n\"model.pairs\" = [3, 5]").unwrap(),
+        )
+        .unwrap();
+        let points = sweep::points(&axes);
+        assert_eq!(
+            series_of("a_pairs-3_seed-42", &points).as_deref(),
+            Some("train.seed=42")
+        );
+        assert_eq!(
+            series_of("a_pairs-5_seed-2", &points).as_deref(),
+            Some("train.seed=2")
+        );
+        let depth_only = sweep::points(
+            &sweep::axes(&toml::from_str("\"model.pairs\" = [3, 5]").unwrap()).unwrap(),
+        );
+        assert_eq!(series_of("a_pairs-3", &depth_only), None);
+        assert_eq!(series_of("a", &[]), None);
+    }
+
+    #[test]
+    fn a_swept_study_reads_its_trend_per_series_and_shows_each_paper_row_once() {
+        // Seeds 42 and 1 at 3 and 5 pairs: each seed falls with depth, but the four rows
+        // in depth order (0.95, 0.90, 0.92, 0.91) do not.
+        let s = summary(
+            vec![
+                row("d3_seed-42", 3, 0.95, Some("train.seed=42")),
+                row("d3_seed-1", 3, 0.90, Some("train.seed=1")),
+                row("d5_seed-42", 5, 0.92, Some("train.seed=42")),
+                row("d5_seed-1", 5, 0.89, Some("train.seed=1")),
+            ],
+            &["train.seed"],
+        );
+        let md = markdown(&s, &[]);
+        assert!(
+            md.contains(
+                "`train.seed=42`: From 3, 5 pairs: autoencoder SSIM 0.9500 → 0.9200 (falls"
+            ) && md.contains(
+                "`train.seed=1`: From 3, 5 pairs: autoencoder SSIM 0.9000 → 0.8900 (falls"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("monotonically"), "{md}");
+        let t = table(&s);
+        assert_eq!(t.matches("| 3 | paper |").count(), 1, "{t}");
+        assert_eq!(t.matches("| 5 | paper |").count(), 1, "{t}");
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[3].starts_with("| 3 | d3_seed-1 |") && lines[4].starts_with("| 3 | paper |"),
+            "{t}"
+        );
+
+        // Without a sweep: one series, as before.
+        let plain = summary(vec![row("a", 3, 0.95, None), row("b", 5, 0.96, None)], &[]);
+        let md = markdown(&plain, &[]);
+        assert!(
+            md.contains("\n\nFrom 3, 5 pairs: autoencoder SSIM 0.9500 → 0.9600 (rises"),
+            "{md}"
+        );
+        assert_eq!(table(&plain).matches("| paper |").count(), 2);
+    }
 }
