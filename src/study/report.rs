@@ -181,8 +181,8 @@ pub fn write(
     Ok((report, summary))
 }
 
-/// The table of measured rows, each depth's (consecutive members of a sweep: once, after
-/// the last) followed by the paper's row of that depth.
+/// The table of measured rows; after each run of consecutive rows of one depth (a sweep's
+/// members of that depth, or a single row), the paper's row of that depth.
 pub fn table(s: &StudySummary) -> String {
     let mut t = String::from(
         "| pairs | source | AE PSNR | AE SSIM | AE ΔE00 | AE ratio | AE bpp | AE s/img | JPEG q \
