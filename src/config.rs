@@ -48,8 +48,9 @@ pub struct ModelConfig {
     pub downsample: usize,
     /// Channels of the latent (the last encoder convolution's output).
     pub latent_channels: usize,
-    /// Entropy model of the latent: `none` (the paper's autoencoder) or `factorized` (a
-    /// learned per-channel density, trained with the `loss.rate` term).
+    /// Entropy model of the latent: `none` (the paper's autoencoder), `factorized` (a
+    /// learned per-channel density) or `hyperprior` (mean-scale), the last two trained with
+    /// the `loss.rate` term.
     pub entropy: Entropy,
     /// How the fresh weights are drawn (only a new run uses it; a resumed one loads them).
     /// Left out when it is the default, so that the `[model]` section of models trained
@@ -118,6 +119,20 @@ pub enum Entropy {
     /// Ballé et al.'s factorized prior (CompressAI's `EntropyBottleneck`), learned jointly;
     /// the latent is linear (no ReLU) and rounded to integers.
     Factorized,
+    /// The mean-scale hyperprior (Minnen et al. 2018; CompressAI's `MeanScaleHyperprior`):
+    /// a hyper-latent under a factorized prior predicts a Gaussian for every latent value.
+    Hyperprior,
+}
+
+impl Entropy {
+    /// The name an experiment file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entropy::None => "none",
+            Entropy::Factorized => "factorized",
+            Entropy::Hyperprior => "hyperprior",
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -149,6 +164,15 @@ impl ModelConfig {
     pub fn scale(&self) -> usize {
         1 << self.downsample
     }
+
+    /// What an input's sides must be a multiple of: [`ModelConfig::scale`], times the
+    /// hyperprior's own factor of 4 with one.
+    pub fn input_multiple(&self) -> usize {
+        match self.entropy {
+            Entropy::Hyperprior => self.scale() * crate::codec::hyperprior::HYPER_SCALE,
+            _ => self.scale(),
+        }
+    }
 }
 
 /// `L = a (1 - SSIM) + b Perceptual + c MSE`, with `a + b + c = 1`. A weight left out of a
@@ -171,10 +195,20 @@ pub struct LossConfig {
     /// The imported VGG16 weights (`make weights` writes them).
     #[serde(default = "default_vgg_weights")]
     pub vgg_weights: PathBuf,
-    /// `λ` of the rate term: `L = λ · bits per pixel + D` (D: the three terms above). Needs
-    /// `model.entropy = "factorized"`.
+    /// `d`: weight of niclab's colour term, the mean CIELAB colour difference ΔE*ab / 100,
+    /// added on top of the paper's three (outside `a + b + c = 1`; 0, off, by default). Left
+    /// out of a saved config when 0, so that the configs of runs before it are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub colour: f64,
+    /// `λ` of the rate term: `L = λ · bits per pixel + D` (D: the terms above). Needs
+    /// `model.entropy = "factorized"` or `"hyperprior"` (whose bits are the latent's and
+    /// the hyper-latent's).
     #[serde(default)]
     pub rate: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_vgg_layers() -> Vec<VggLayer> {
@@ -193,6 +227,7 @@ impl Default for LossConfig {
             mse: 0.5,
             vgg_layers: default_vgg_layers(),
             vgg_weights: default_vgg_weights(),
+            colour: 0.0,
             rate: 0.0,
         }
     }
@@ -623,6 +658,12 @@ impl Experiment {
                 "needs at least one layer when loss.perceptual > 0".into(),
             );
         }
+        if !(l.colour >= 0.0 && l.colour <= 10.0) {
+            return err(
+                "loss.colour",
+                format!("{} is out of range 0..=10", l.colour),
+            );
+        }
         if !(l.rate >= 0.0 && l.rate <= 1000.0) {
             return err("loss.rate", format!("{} is out of range 0..=1000", l.rate));
         }
@@ -630,16 +671,19 @@ impl Experiment {
             (Entropy::None, true) => {
                 return err(
                     "loss.rate",
-                    "needs an entropy model to measure the rate: set model.entropy = \"factorized\""
+                    "needs an entropy model to measure the rate: set model.entropy = \"factorized\" \
+                     or \"hyperprior\""
                         .into(),
                 );
             }
-            (Entropy::Factorized, false) => {
+            (Entropy::Factorized | Entropy::Hyperprior, false) => {
                 return err(
                     "loss.rate",
-                    "must be above 0 with model.entropy = \"factorized\": the rate term is what \
-                     trains the entropy model"
-                        .into(),
+                    format!(
+                        "must be above 0 with model.entropy = \"{}\": the rate term is what \
+                         trains the entropy model",
+                        m.entropy.name()
+                    ),
                 );
             }
             _ => {}
@@ -662,13 +706,18 @@ impl Experiment {
                 format!("{} is out of range 16..=4096", d.crop_size),
             );
         }
-        if !d.crop_size.is_multiple_of(m.scale()) {
+        if !d.crop_size.is_multiple_of(m.input_multiple()) {
+            let why = if m.input_multiple() == m.scale() {
+                "2^model.downsample"
+            } else {
+                "4 x 2^model.downsample (the hyperprior halves the latent twice)"
+            };
             return err(
                 "data.crop_size",
                 format!(
-                    "{} is not a multiple of 2^model.downsample = {}",
+                    "{} is not a multiple of {why} = {}",
                     d.crop_size,
-                    m.scale()
+                    m.input_multiple()
                 ),
             );
         }

@@ -1,11 +1,14 @@
 //! The paper's hybrid loss `L = a (1 - SSIM) + b Perceptual + c MSE`, built from
-//! differentiable burn terms; the perceptual term compares frozen VGG16 feature maps.
+//! differentiable burn terms; the perceptual term compares frozen VGG16 feature maps. Two
+//! terms can be added on top: niclab's colour term (mean CIELAB distance) and a codec's rate.
 
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use crate::config::LossConfig;
+use crate::metrics::colour::{D65_WHITE, LAB_KNEE, LAB_SLOPE, RGB_TO_XYZ, SRGB_KNEE};
+use crate::model::Rate;
 use crate::vgg::{Vgg16, VggLayer};
 
 /// One term of the hybrid loss.
@@ -17,8 +20,12 @@ pub enum Term {
     Perceptual,
     /// Mean squared error.
     Mse,
-    /// Bits per pixel under the entropy model.
+    /// Mean CIELAB colour difference (ΔE*ab) / 100.
+    Colour,
+    /// Bits per pixel of the latent under the entropy model.
     Rate,
+    /// Bits per pixel of the hyperprior's hyper-latent (side information).
+    SideRate,
 }
 
 impl Term {
@@ -28,7 +35,9 @@ impl Term {
             Term::Ssim => "ssim",
             Term::Perceptual => "perceptual",
             Term::Mse => "mse",
+            Term::Colour => "colour",
             Term::Rate => "rate",
+            Term::SideRate => "side_rate",
         }
     }
 }
@@ -42,10 +51,14 @@ pub struct LossTerms {
 }
 
 impl LossTerms {
-    /// Adds the rate term `lambda * bpp` (`bpp`: bits per pixel, `[1]`).
-    pub fn with_rate(mut self, lambda: f64, bpp: Tensor<1>) -> Self {
-        self.total = self.total + bpp.clone() * lambda;
-        self.terms.push((Term::Rate, lambda, bpp));
+    /// Adds the rate term `lambda * bpp`: the latent's bits per pixel and, with a
+    /// hyperprior, the hyper-latent's as a term of its own (the same `lambda`).
+    pub fn with_rate(mut self, lambda: f64, rate: Rate) -> Self {
+        self.total = self.total + rate.total() * lambda;
+        self.terms.push((Term::Rate, lambda, rate.latent));
+        if let Some(side) = rate.side {
+            self.terms.push((Term::SideRate, lambda, side));
+        }
         self
     }
 
@@ -68,8 +81,12 @@ pub struct TermValues {
     pub perceptual: Option<f64>,
     /// `c MSE`.
     pub mse: Option<f64>,
-    /// `λ bpp`.
+    /// `d ΔE*ab / 100`.
+    pub colour: Option<f64>,
+    /// `λ bpp` (the latent's).
     pub rate: Option<f64>,
+    /// `λ bpp` of the hyper-latent.
+    pub side_rate: Option<f64>,
 }
 
 impl TermValues {
@@ -79,7 +96,9 @@ impl TermValues {
             Term::Ssim => &mut self.ssim,
             Term::Perceptual => &mut self.perceptual,
             Term::Mse => &mut self.mse,
+            Term::Colour => &mut self.colour,
             Term::Rate => &mut self.rate,
+            Term::SideRate => &mut self.side_rate,
         }
     }
 
@@ -89,23 +108,31 @@ impl TermValues {
             (Term::Ssim, self.ssim),
             (Term::Perceptual, self.perceptual),
             (Term::Mse, self.mse),
+            (Term::Colour, self.colour),
             (Term::Rate, self.rate),
+            (Term::SideRate, self.side_rate),
         ]
         .into_iter()
         .filter_map(|(t, v)| v.map(|v| (t, v)))
         .collect()
     }
 
-    /// `ssim,perceptual,mse,rate` for a CSV row, a term that is off left empty.
+    /// `ssim,perceptual,mse,rate` for a CSV row, a term that is off left empty. The colour
+    /// and side-rate terms, newer than the files' layout, go last in the row
+    /// ([`TermValues::newer_csv`]).
     pub fn csv(&self) -> String {
-        let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         format!(
             "{},{},{},{}",
-            f(self.ssim),
-            f(self.perceptual),
-            f(self.mse),
-            f(self.rate)
+            csv_field(self.ssim),
+            csv_field(self.perceptual),
+            csv_field(self.mse),
+            csv_field(self.rate)
         )
+    }
+
+    /// `colour,side_rate`, the terms added after the first runs (empty when off).
+    pub fn newer_csv(&self) -> String {
+        format!("{},{}", csv_field(self.colour), csv_field(self.side_rate))
     }
 
     /// Adds `k * other` term by term (for averaging over batches).
@@ -117,7 +144,11 @@ impl TermValues {
     }
 }
 
-/// The weighted sum of SSIM, perceptual and MSE terms; a term with weight 0 is not computed
+fn csv_field(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The weighted sum of SSIM, perceptual, MSE and colour terms; a term with weight 0 is not computed
 /// (no VGG16 is even loaded when `b = 0`).
 #[derive(Debug, Clone)]
 pub struct HybridLoss {
@@ -180,7 +211,18 @@ impl HybridLoss {
             ));
         }
         if self.weights.mse > 0.0 {
-            terms.push((Term::Mse, self.weights.mse, mse(recon, target.clone())));
+            terms.push((
+                Term::Mse,
+                self.weights.mse,
+                mse(recon.clone(), target.clone()),
+            ));
+        }
+        if self.weights.colour > 0.0 {
+            terms.push((
+                Term::Colour,
+                self.weights.colour,
+                colour_difference(recon, target.clone()),
+            ));
         }
         // `new` guarantees at least one term; the fallback only keeps this panic-free.
         let total = terms
@@ -214,6 +256,48 @@ pub fn perceptual(
 /// Mean squared error over all elements.
 pub fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
+}
+
+/// Below this CIELAB distance (about one just-noticeable difference) the colour term is
+/// quadratic, above it linear.
+pub const HUBER_DELTA_E: f64 = 1.0;
+
+/// Mean CIE76 colour difference `ΔE*ab = |Lab(a) - Lab(b)|` over pixels, divided by 100 (the
+/// range of L*), for `[B, 3, H, W]` sRGB images in [0, 1], in the smooth (pseudo-Huber) form
+/// `sqrt(ΔE² + k²) - k` with `k` = [`HUBER_DELTA_E`]. MSE on RGB counts a colour cast no
+/// more than any other error of its size, and SSIM hardly sees one; this term weighs errors
+/// as CIELAB, which ΔE00 refines, does. Linear above `k`, its pull on a visible cast does
+/// not fade as the cast shrinks; quadratic below, it does not push sign-like noise into
+/// flat regions, as a plain distance did (stripes in 10-pair models). `b` carries no gradient.
+pub fn colour_difference(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    let d = lab(a) - lab(b.detach());
+    let k = HUBER_DELTA_E;
+    ((d.powi_scalar(2).sum_dim(1) + k * k).sqrt() - k).mean() / 100.0
+}
+
+/// CIELAB of `[B, 3, H, W]` sRGB in [0, 1] (D65, 2° observer), as
+/// [`crate::metrics::colour::lab`] computes it for one 8-bit pixel, differentiable.
+pub fn lab(rgb: Tensor<4>) -> Tensor<4> {
+    // Each piecewise function takes its power branch only where it applies and clamps that
+    // branch's input there, so neither branch yields NaN or an infinite slope elsewhere.
+    let power = ((rgb.clone().clamp_min(SRGB_KNEE) + 0.055) / 1.055).powf_scalar(2.4);
+    let linear = (rgb.clone() / 12.92).mask_where(rgb.greater_elem(SRGB_KNEE), power);
+    let c = linear.chunk(3, 1);
+    let f = |row: usize| {
+        let m = RGB_TO_XYZ[row];
+        let t = (c[0].clone() * m[0] + c[1].clone() * m[1] + c[2].clone() * m[2]) / D65_WHITE[row];
+        let root = t.clone().clamp_min(LAB_KNEE).powf_scalar(1.0 / 3.0);
+        (t.clone() * LAB_SLOPE + 16.0 / 116.0).mask_where(t.greater_elem(LAB_KNEE), root)
+    };
+    let (x, y, z) = (f(0), f(1), f(2));
+    Tensor::cat(
+        vec![
+            y.clone() * 116.0 - 16.0,
+            (x - y.clone()) * 500.0,
+            (y - z) * 200.0,
+        ],
+        1,
+    )
 }
 
 /// Side of the Gaussian SSIM window.
@@ -360,6 +444,76 @@ mod tests {
         }
     }
 
+    /// The tensor CIELAB agrees with the per-pixel one the ΔE00 metric uses (itself checked
+    /// against scikit-image), on every grey level and on saturated and dark colours.
+    #[test]
+    fn lab_matches_the_metric() {
+        let device = Device::flex();
+        let mut pixels: Vec<[u8; 3]> = (0..=255u8).map(|v| [v, v, v]).collect();
+        pixels.extend([
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [200, 120, 30],
+            [3, 7, 1],
+            [10, 0, 40],
+            [250, 250, 5],
+        ]);
+        let n = pixels.len();
+        let mut planar = vec![0f32; 3 * n];
+        for (i, p) in pixels.iter().enumerate() {
+            for c in 0..3 {
+                planar[c * n + i] = p[c] as f32 / 255.0;
+            }
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(planar, [1, 3, 1, n]), &device);
+        let got: Vec<f32> = lab(x).into_data().try_to_vec().unwrap();
+        for (i, p) in pixels.iter().enumerate() {
+            let want = crate::metrics::colour::lab(*p);
+            for c in 0..3 {
+                let g = got[c * n + i] as f64;
+                assert!(
+                    (g - want[c]).abs() < 2e-3,
+                    "{p:?} channel {c}: {g} vs {}",
+                    want[c]
+                );
+            }
+        }
+    }
+
+    /// The colour term is (sqrt(ΔE*ab² + 1) - 1) / 100, zero for equal images, and its
+    /// gradient is finite everywhere, black, white and equal pixels included.
+    #[test]
+    fn colour_difference_values_and_gradient() {
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        let red = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 0.0, 0.0, 0.0, 0.0], [1, 3, 1, 2]),
+            &device,
+        );
+        // Pure red against pure black: ΔE*ab = |(53.24, 80.09, 67.20)| = 117.33 (scikit-image).
+        let black = Tensor::<4>::zeros([1, 3, 1, 2], &device);
+        let d = colour_difference(red.clone(), black).into_scalar::<f32>();
+        assert!((d - 1.1633).abs() < 1e-4, "{d}");
+        let same = colour_difference(red.clone(), red.clone()).into_scalar::<f32>();
+        assert!(same.abs() < 1e-6, "{same}");
+
+        let edge = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 0.5, 0.0, 1.0, 0.02], [1, 3, 1, 2]),
+            &ad,
+        )
+        .require_grad();
+        let target = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 0.9, 0.5, 0.1, 1.0, 0.02], [1, 3, 1, 2]),
+            &ad,
+        );
+        let loss = colour_difference(edge.clone(), target);
+        let grads = loss.backward();
+        let g: Vec<f32> = edge.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+        assert!(g.iter().any(|v| *v != 0.0), "{g:?}");
+    }
+
     #[test]
     fn hybrid_weights_terms() {
         let device = Device::flex();
@@ -392,7 +546,7 @@ mod tests {
             &device,
         )
         .unwrap();
-        let t = both.forward(y, x);
+        let t = both.forward(y, x.clone());
         let names: Vec<_> = t.terms.iter().map(|(k, _, _)| k.name()).collect();
         assert_eq!(names, ["ssim", "mse"]);
         let parts: f64 = t
@@ -402,6 +556,28 @@ mod tests {
             .sum();
         let total = t.total.into_scalar::<f32>() as f64;
         assert!((parts - total).abs() < 1e-6);
+
+        let coloured = HybridLoss::new(
+            &LossConfig {
+                ssim: 0.0,
+                perceptual: 0.0,
+                mse: 1.0,
+                colour: 0.5,
+                ..LossConfig::default()
+            },
+            &device,
+        )
+        .unwrap();
+        let t = coloured.forward(x.clone() + 0.1, x.clone());
+        let names: Vec<_> = t.terms.iter().map(|(k, _, _)| k.name()).collect();
+        assert_eq!(names, ["mse", "colour"]);
+        let v = t.weighted();
+        let expected = colour_difference(x.clone() + 0.1, x).into_scalar::<f32>() as f64 * 0.5;
+        assert!((v.colour.unwrap() - expected).abs() < 1e-7);
+        let newer = v.newer_csv();
+        let (colour, side) = newer.split_once(',').unwrap();
+        assert!(colour.parse::<f64>().is_ok() && side.is_empty(), "{newer}");
+        assert!(v.csv().split(',').count() == 4);
     }
 
     #[test]

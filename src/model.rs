@@ -1,7 +1,7 @@
 //! The paper's convolutional autoencoder: N `Conv2d + ReLU` layers down, N mirrored
 //! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1]; optionally a
-//! learned entropy model over the latent (see [`crate::codec`]) and GDN instead of ReLU
-//! ([`crate::gdn`]).
+//! learned entropy model over the latent (see [`crate::codec`]: a factorized prior or a
+//! mean-scale hyperprior) and GDN instead of ReLU ([`crate::gdn`]).
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -13,6 +13,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::codec::hyperprior::Hyperprior;
 use crate::codec::prior::FactorizedPrior;
 use crate::config::{Activation, Entropy, Init, ModelConfig};
 use crate::data::batches::mix_seed;
@@ -30,6 +31,28 @@ pub struct Autoencoder {
     encoder_gdn: Vec<Gdn>,
     /// With `activation = "gdn"`: an inverse GDN after each decoder convolution but the last.
     decoder_gdn: Vec<Gdn>,
+    /// The mean-scale hyperprior of `entropy = "hyperprior"` models (last in the record, as
+    /// `decoder_gdn` before it).
+    hyper: Option<Hyperprior>,
+}
+
+/// The rate of a pass in bits per pixel: the latent's and, with a hyperprior, the
+/// hyper-latent's (side information), each `[1]`.
+pub struct Rate {
+    /// `y`'s bits per pixel (given `z`, with a hyperprior).
+    pub latent: Tensor<1>,
+    /// `z`'s bits per pixel, with a hyperprior.
+    pub side: Option<Tensor<1>>,
+}
+
+impl Rate {
+    /// Both parts together: what the file costs.
+    pub fn total(&self) -> Tensor<1> {
+        match &self.side {
+            Some(side) => self.latent.clone() + side.clone(),
+            None => self.latent.clone(),
+        }
+    }
 }
 
 impl Autoencoder {
@@ -113,13 +136,21 @@ impl Autoencoder {
                     .collect(),
             ),
         };
+        let hyper = (cfg.entropy == Entropy::Hyperprior)
+            .then(|| Hyperprior::new(cfg.latent_channels, device, mix_seed(&[seed, 0x4E7A])));
         Self {
             encoder,
             decoder,
             prior,
             encoder_gdn,
             decoder_gdn,
+            hyper,
         }
+    }
+
+    /// Whether the model has an entropy model (its latent is linear and rounded).
+    pub fn has_entropy_model(&self) -> bool {
+        self.prior.is_some() || self.hyper.is_some()
     }
 
     /// Whether GDN layers replace the ReLUs (inference paths that only know ReLU step aside).
@@ -144,6 +175,7 @@ impl Autoencoder {
                 .iter()
                 .map(|g| g.clone().map(mapper))
                 .collect(),
+            hyper: self.hyper.clone(),
         }
     }
 
@@ -152,7 +184,7 @@ impl Autoencoder {
     /// leave the density nothing to learn below it.
     pub fn encode(&self, x: Tensor<4>) -> Tensor<4> {
         let last = self.encoder.len() - 1;
-        let linear = self.prior.is_some();
+        let linear = self.has_entropy_model();
         self.encoder.iter().enumerate().fold(x, |x, (i, conv)| {
             let y = conv.forward(x);
             match self.encoder_gdn.get(i) {
@@ -167,7 +199,7 @@ impl Autoencoder {
     /// convolutions their own way ([`crate::cpu_encoder`]).
     pub fn encoder_layers(&self) -> impl Iterator<Item = EncoderLayer> + '_ {
         let last = self.encoder.len() - 1;
-        let linear = self.prior.is_some();
+        let linear = self.has_entropy_model();
         self.encoder
             .iter()
             .enumerate()
@@ -186,11 +218,20 @@ impl Autoencoder {
         self.prior.as_ref()
     }
 
+    /// The hyperprior, for `entropy = "hyperprior"` models.
+    pub fn hyperprior(&self) -> Option<&Hyperprior> {
+        self.hyper.as_ref()
+    }
+
     /// The latent as the decoder sees it at inference: rounded to integers with an entropy
     /// model, as is without one (its quantiser is fitted after training, see
     /// [`crate::codec::tables`]).
     pub fn quantize(&self, z: Tensor<4>) -> Tensor<4> {
-        if self.prior.is_some() { z.round() } else { z }
+        if self.has_entropy_model() {
+            z.round()
+        } else {
+            z
+        }
     }
 
     /// Latent to reconstruction in [0, 1].
@@ -217,38 +258,67 @@ impl Autoencoder {
     /// the noise, whose likelihoods are exactly what the bins of the rounded latent get, so
     /// the rate term estimates the real code length. The decoder sees the same noisy latent.
     /// The noise comes from `noise_seed` (no global generator: runs stay repeatable).
-    pub fn forward_train(&self, x: Tensor<4>, noise_seed: u64) -> (Tensor<4>, Option<Tensor<1>>) {
+    pub fn forward_train(&self, x: Tensor<4>, noise_seed: u64) -> (Tensor<4>, Option<Rate>) {
         let [b, _, h, w] = x.dims();
-        let z = self.encode(x);
-        match &self.prior {
-            None => (self.decode(z), None),
-            Some(prior) => {
-                let shape = z.dims();
-                let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
-                let noise: Vec<f32> = (0..shape.iter().product::<usize>())
-                    .map(|_| rng.random_range(-0.5f32..0.5))
-                    .collect();
-                let noise: Tensor<4> =
-                    Tensor::from_data(TensorData::new(noise, shape), &z.device());
-                let noise = noise.cast(FloatDType::from(z.dtype()));
-                let noisy = z.clone() + noise;
-                // The densities in f32 whatever the autoencoder's precision (a no-op for f32).
-                let bpp = prior.bits(noisy.clone().cast(FloatDType::F32)) / (b * h * w) as f64;
-                (self.decode(noisy), Some(bpp))
-            }
+        let pixels = (b * h * w) as f64;
+        let y = self.encode(x);
+        if !self.has_entropy_model() {
+            return (self.decode(y), None);
         }
+        let noisy = y.clone() + uniform_noise(y.dims(), noise_seed, &y);
+        // The densities in f32 whatever the autoencoder's precision (a no-op for f32).
+        let y32 = noisy.clone().cast(FloatDType::F32);
+        let rate = match (&self.prior, &self.hyper) {
+            (Some(prior), _) => Rate {
+                latent: prior.bits(y32) / pixels,
+                side: None,
+            },
+            (None, Some(hyper)) => {
+                // z from the clean latent, as CompressAI's models do; its own noise seed.
+                let z = hyper.analyse(y.cast(FloatDType::F32));
+                let z = z.clone() + uniform_noise(z.dims(), mix_seed(&[noise_seed, 0x2]), &z);
+                let side = hyper.prior().bits(z.clone()) / pixels;
+                let params = hyper.synthesise(z);
+                Rate {
+                    latent: Hyperprior::latent_bits(y32, &params) / pixels,
+                    side: Some(side),
+                }
+            }
+            (None, None) => unreachable!("has_entropy_model"),
+        };
+        (self.decode(noisy), Some(rate))
     }
 
     /// An inference pass as the codec runs it: the latent rounded (with an entropy model),
-    /// and the rate its bins cost under the prior, in bits per pixel.
-    pub fn forward_quantized(&self, x: Tensor<4>) -> (Tensor<4>, Option<Tensor<1>>) {
+    /// and the rate its bins cost under the entropy model, in bits per pixel. With a
+    /// hyperprior, `z` is rounded, and `y` is coded as `round(y - μ)`, so the decoder sees
+    /// `round(y - μ) + μ`.
+    pub fn forward_quantized(&self, x: Tensor<4>) -> (Tensor<4>, Option<Rate>) {
         let [b, _, h, w] = x.dims();
-        let z = self.quantize(self.encode(x));
-        let bpp = self
-            .prior
-            .as_ref()
-            .map(|p| p.bits(z.clone()) / (b * h * w) as f64);
-        (self.decode(z), bpp)
+        let pixels = (b * h * w) as f64;
+        let y = self.encode(x);
+        match (&self.prior, &self.hyper) {
+            (Some(prior), _) => {
+                let y = y.round();
+                let rate = Rate {
+                    latent: prior.bits(y.clone()) / pixels,
+                    side: None,
+                };
+                (self.decode(y), Some(rate))
+            }
+            (None, Some(hyper)) => {
+                let z = hyper.analyse(y.clone()).round();
+                let side = hyper.prior().bits(z.clone()) / pixels;
+                let params = hyper.synthesise(z);
+                let y = (y - params.means.clone()).round() + params.means.clone();
+                let rate = Rate {
+                    latent: Hyperprior::latent_bits(y.clone(), &params) / pixels,
+                    side: Some(side),
+                };
+                (self.decode(y), Some(rate))
+            }
+            (None, None) => (self.decode(y), None),
+        }
     }
 
     /// Every weight and bias as `f32`, in module order: for exact comparisons and fingerprints
@@ -280,6 +350,34 @@ pub struct EncoderLayer {
     pub pad: usize,
     /// Whether a ReLU follows.
     pub relu: bool,
+}
+
+/// U(-½, ½) noise of `shape` from `seed`, in `like`'s dtype and on its device (no global
+/// generator: runs stay repeatable).
+fn uniform_noise(shape: [usize; 4], seed: u64, like: &Tensor<4>) -> Tensor<4> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let noise: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.random_range(-0.5f32..0.5))
+        .collect();
+    Tensor::<4>::from_data(TensorData::new(noise, shape), &like.device())
+        .cast(FloatDType::from(like.dtype()))
+}
+
+/// A weight of `shape` and its bias of `c_out` entries, PyTorch's default
+/// U(±1/sqrt(fan_in)), drawn from `rng`.
+pub(crate) fn pytorch_init(
+    rng: &mut ChaCha8Rng,
+    shape: [usize; 4],
+    c_out: usize,
+    fan_in: usize,
+    device: &Device,
+) -> (Param<Tensor<4>>, Param<Tensor<1>>) {
+    let fans = Fans {
+        pytorch: fan_in,
+        glorot: fan_in,
+        keeps_size: false,
+    };
+    fans.draw(Init::Pytorch, rng, shape, c_out, device)
 }
 
 /// The fan sizes of one layer, as each initialiser counts them.

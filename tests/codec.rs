@@ -189,14 +189,21 @@ fn round_trip_reproduces_eval_pixels_and_bytes() {
         val.lines()
             .next()
             .unwrap()
-            .ends_with("val_rate_term,val_bpp")
+            .contains("val_rate_term,val_bpp")
     );
+    let column = val
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "val_bpp")
+        .unwrap();
     let bpp: f64 = val
         .lines()
         .last()
         .unwrap()
-        .rsplit(',')
-        .next()
+        .split(',')
+        .nth(column)
         .unwrap()
         .parse()
         .unwrap();
@@ -210,6 +217,67 @@ fn round_trip_reproduces_eval_pixels_and_bytes() {
             "{tag} missing"
         );
     }
+}
+
+/// A hyperprior model trains with both rates logged, and asking for its `.nic` files, which
+/// do not exist yet, is a clear error, not a file written with the wrong coder.
+#[test]
+fn a_hyperprior_model_trains_logs_both_rates_and_is_not_yet_compressed() {
+    let dir = project(&[]);
+    let root = dir.path();
+    let text = codec_experiment(&root.join("photos"), "h1", 0.05, 11)
+        .replace("entropy = \"factorized\"", "entropy = \"hyperprior\"");
+    std::fs::write(root.join("h1.toml"), text).unwrap();
+    ok(
+        &["train", "h1.toml", "--checkpoints", "ck", "--runs", "runs"],
+        root,
+    );
+    let column = |file: &str, name: &str| -> Vec<f64> {
+        let text = std::fs::read_to_string(root.join("ck/h1").join(file)).unwrap();
+        let i = text
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{file}: no {name}"));
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(i).unwrap().parse().unwrap())
+            .collect()
+    };
+    // λ = 0.05 times bits per pixel: the latent's and the hyper-latent's, both counted.
+    for name in ["rate_term", "side_rate_term"] {
+        let v = column("metrics.csv", name);
+        assert_eq!(v.len(), 16, "{name}");
+        assert!(v.iter().all(|r| *r > 0.0 && r.is_finite()), "{name}: {v:?}");
+    }
+    let total = column("validation.csv", "val_bpp");
+    let latent = column("validation.csv", "val_rate_term");
+    let side = column("validation.csv", "val_side_rate_term");
+    for i in 0..total.len() {
+        assert!(
+            ((latent[i] + side[i]) / 0.05 - total[i]).abs() < 1e-4 * total[i],
+            "{} + {} vs {}",
+            latent[i],
+            side[i],
+            total[i]
+        );
+    }
+    let events = common::python_json("tests/read_events.py", &root.join("runs/h1"));
+    for tag in ["loss/rate", "loss/side_rate", "val/bpp"] {
+        assert!(!events["scalars"][tag].is_null(), "no {tag}");
+    }
+
+    let (code, _, err) = common::niclab(&["compress", "--model", "ck/h1", "images", "nic"], root);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("hyperprior") && err.contains("do not exist yet"),
+        "{err}"
+    );
+    assert!(
+        !root.join("nic").exists() || std::fs::read_dir(root.join("nic")).unwrap().count() == 0
+    );
 }
 
 #[test]

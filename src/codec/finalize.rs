@@ -67,6 +67,14 @@ pub fn weights_digest(exp: &Experiment, model: &Autoencoder) -> String {
 /// `device`.
 pub fn coder(source: &ModelSource, model: &Autoencoder, device: &Device) -> Result<Coder> {
     let exp = source.experiment();
+    if model.hyperprior().is_some() {
+        anyhow::bail!(
+            "{}: a hyperprior model (model.entropy = \"hyperprior\") trains and validates, but \
+             .nic files for it do not exist yet (README, \"The hyperprior\"); compress with a \
+             factorized or plain model",
+            source.path.display()
+        );
+    }
     let path = tables_path(&source.path);
     let weights = weights_digest(exp, model);
     let stored = std::fs::read_to_string(&path)

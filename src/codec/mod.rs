@@ -1,7 +1,8 @@
 //! The real codec: quantised latents, integer probability tables, range coding into `.nic`
 //! files.
 //!
-//! Top to bottom: [`prior`] is the learned entropy model trained with the autoencoder;
+//! Top to bottom: [`prior`] is the learned entropy model trained with the autoencoder
+//! ([`hyperprior`] with [`conditional`] the mean-scale one, whose files are still to come);
 //! [`finalize`] turns a checkpoint into a [`Coder`] (quantiser + integer [`tables`], stored
 //! next to the checkpoint); [`nic`] is the file format; [`files`] runs `niclab compress` and
 //! `niclab decompress` over files and folders. [`Coder`], [`nic`] and [`tables`] use neither
@@ -12,8 +13,10 @@ pub mod conditional;
 pub mod files;
 pub mod finalize;
 pub mod gaussian;
+pub mod hyperprior;
 pub mod nic;
 pub mod prior;
+pub mod synthesis;
 pub mod tables;
 pub mod tiles;
 pub mod trial;

@@ -106,13 +106,28 @@ impl<'a> Reference<'a> {
     }
 }
 
+/// sRGB values above this are on the power segment of the transfer function.
+pub const SRGB_KNEE: f64 = 0.04045;
+/// Linear RGB (sRGB primaries) to CIE XYZ, scikit-image's matrix.
+pub const RGB_TO_XYZ: [[f64; 3]; 3] = [
+    [0.412453, 0.357580, 0.180423],
+    [0.212671, 0.715160, 0.072169],
+    [0.019334, 0.119193, 0.950227],
+];
+/// The D65 white of the 2° observer, in XYZ.
+pub const D65_WHITE: [f64; 3] = [0.95047, 1.0, 1.08883];
+/// CIELAB's `f(t)` is a cube root above this and the line `LAB_SLOPE t + 16/116` below.
+pub const LAB_KNEE: f64 = 0.008856;
+/// Slope of CIELAB's linear segment.
+pub const LAB_SLOPE: f64 = 7.787;
+
 /// The sRGB transfer function undone, for each 8-bit value.
 fn linear_lut() -> &'static [f64; 256] {
     static LUT: OnceLock<[f64; 256]> = OnceLock::new();
     LUT.get_or_init(|| {
         std::array::from_fn(|i| {
             let v = i as f64 / 255.0;
-            if v > 0.04045 {
+            if v > SRGB_KNEE {
                 ((v + 0.055) / 1.055).powf(2.4)
             } else {
                 v / 12.92
@@ -123,20 +138,15 @@ fn linear_lut() -> &'static [f64; 256] {
 
 /// CIELAB of an 8-bit sRGB pixel (D65, 2° observer), as scikit-image's `rgb2lab`.
 pub fn lab(rgb: [u8; 3]) -> [f64; 3] {
-    const M: [[f64; 3]; 3] = [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ];
-    const WHITE: [f64; 3] = [0.95047, 1.0, 1.08883];
     let lut = linear_lut();
     let l = rgb.map(|v| lut[v as usize]);
     let f = |row: usize| {
-        let t = (M[row][0] * l[0] + M[row][1] * l[1] + M[row][2] * l[2]) / WHITE[row];
-        if t > 0.008856 {
+        let m = RGB_TO_XYZ[row];
+        let t = (m[0] * l[0] + m[1] * l[1] + m[2] * l[2]) / D65_WHITE[row];
+        if t > LAB_KNEE {
             cube_root(t)
         } else {
-            7.787 * t + 16.0 / 116.0
+            LAB_SLOPE * t + 16.0 / 116.0
         }
     };
     let (x, y, z) = (f(0), f(1), f(2));

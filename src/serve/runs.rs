@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Entropy, Experiment};
+use crate::config::Experiment;
 use crate::run_lock;
 
 /// How deep under the root a run folder may sit (`<study>/<member>` is 2).
@@ -91,7 +91,7 @@ pub struct RunSummary {
     pub steps_planned: Option<u64>,
     /// The model.
     pub model: ModelShape,
-    /// Loss weights by term (`ssim`, `perceptual`, `mse`, `rate`).
+    /// Loss weights by term (`ssim`, `perceptual`, `mse`, `colour`, `rate`).
     pub loss: BTreeMap<String, f64>,
     /// `flex` or `libtorch`, and the device.
     pub backend: String,
@@ -158,16 +158,13 @@ pub fn summary(run: &RunDir) -> Result<RunSummary, Unreadable> {
             pairs: exp.model.pairs,
             channels: exp.model.channels.clone(),
             latent_channels: exp.model.latent_channels,
-            entropy: match exp.model.entropy {
-                Entropy::None => "none",
-                Entropy::Factorized => "factorized",
-            }
-            .to_string(),
+            entropy: exp.model.entropy.name().to_string(),
         },
         loss: [
             ("ssim", l.ssim),
             ("perceptual", l.perceptual),
             ("mse", l.mse),
+            ("colour", l.colour),
             ("rate", l.rate),
         ]
         .into_iter()

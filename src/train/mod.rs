@@ -115,10 +115,12 @@ impl RunFiles {
 /// NaN guard end to end.
 pub const FAULT_NAN_ENV: &str = "NICLAB_FAULT_NAN_AT_STEP";
 
-const METRICS_HEADER: &str =
-    "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,rate_term,images_per_sec";
+// The colour and side-rate terms came after the first runs; they go last, so the rows of
+// those runs still line up.
+const METRICS_HEADER: &str = "step,epoch,lr,loss,ssim_term,perceptual_term,mse_term,rate_term,\
+    images_per_sec,colour_term,side_rate_term";
 const VALIDATION_HEADER: &str = "step,val_loss,val_psnr,val_ssim,val_ssim_term,\
-    val_perceptual_term,val_mse_term,val_rate_term,val_bpp";
+    val_perceptual_term,val_mse_term,val_rate_term,val_bpp,val_colour_term,val_side_rate_term";
 
 /// Steps of a run whose experiment gives neither `train.steps` nor `train.epochs`.
 pub const DEFAULT_STEPS: u64 = 1000;
@@ -344,9 +346,10 @@ pub fn train(
             // `weighted`: the terms as weighted (they add up to the loss); empty when off.
             board.train_step(step, loss, &weighted, lr, ips);
             metrics.row(&format!(
-                "{step},{},{lr},{loss},{},{ips:.2}",
+                "{step},{},{lr},{loss},{},{ips:.2},{}",
                 (step - 1) / data.steps_per_epoch(),
-                weighted.csv()
+                weighted.csv(),
+                weighted.newer_csv()
             ))?;
             let parts: Vec<String> = weighted
                 .present()
@@ -375,12 +378,13 @@ pub fn train(
             }
             last_val = Some(v);
             validation.row(&format!(
-                "{step},{},{},{},{},{}",
+                "{step},{},{},{},{},{},{}",
                 v.loss,
                 v.psnr,
                 v.ssim,
                 v.terms.csv(),
-                v.bpp.map(|b| b.to_string()).unwrap_or_default()
+                v.bpp.map(|b| b.to_string()).unwrap_or_default(),
+                v.terms.newer_csv()
             ))?;
             let rate = v.bpp.map(|b| format!(", {b:.4} bpp")).unwrap_or_default();
             let line = format!(
@@ -483,12 +487,12 @@ pub fn validate(
     for batch in data.val_batches() {
         let x = batch.to_tensor(device);
         // As the codec runs: rounded latent, its rate under the prior.
-        let (y, bpp) = model.forward_quantized(x.clone());
+        let (y, rate) = model.forward_quantized(x.clone());
         let mut terms = loss_fn.forward(y.clone(), x.clone());
-        if let Some(bpp) = bpp {
-            let b = bpp.clone().into_scalar::<f32>() as f64;
+        if let Some(rate) = rate {
+            let b = rate.total().into_scalar::<f32>() as f64;
             bits = Some(bits.unwrap_or(0.0) + b * batch.len as f64);
-            terms = terms.with_rate(loss_fn.rate_weight(), bpp);
+            terms = terms.with_rate(loss_fn.rate_weight(), rate);
         }
         sums.add_scaled(&terms.weighted(), batch.len as f64);
         loss += terms.total.into_scalar::<f32>() as f64 * batch.len as f64;

@@ -98,17 +98,17 @@ impl Replicas {
             if poison {
                 x = x * f32::NAN;
             }
-            let (recon, bpp) = match self.precision {
+            let (recon, rate) = match self.precision {
                 Precision::F32 => copy.forward_train(x.clone(), noise_seed(i)),
                 Precision::Bf16 => {
-                    let (recon, bpp) = cast(&copy, FloatDType::BF16)
+                    let (recon, rate) = cast(&copy, FloatDType::BF16)
                         .forward_train(x.clone().cast(FloatDType::BF16), noise_seed(i));
-                    (recon.cast(FloatDType::F32), bpp)
+                    (recon.cast(FloatDType::F32), rate)
                 }
             };
             let mut terms = replica.loss.forward(recon, x);
-            if let Some(bpp) = bpp {
-                terms = terms.with_rate(self.rate_weight, bpp);
+            if let Some(rate) = rate {
+                terms = terms.with_rate(self.rate_weight, rate);
             }
             shares.push((copy, terms, weight));
         }

@@ -54,6 +54,7 @@ pub fn hparams(exp: &Experiment, total_steps: u64) -> Vec<(String, HParam)> {
         num("loss_a_ssim", exp.loss.ssim),
         num("loss_b_perceptual", exp.loss.perceptual),
         num("loss_c_mse", exp.loss.mse),
+        num("loss_d_colour", exp.loss.colour),
         num("loss_rate_lambda", exp.loss.rate),
         text("entropy", format!("{:?}", m.entropy).to_lowercase()),
         text("vgg_layers", layers.join(",")),

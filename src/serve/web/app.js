@@ -136,7 +136,8 @@ function smooth(values, w) {
 const SERIES = [
   ["train", "loss", "training loss"], ["train", "lr", "learning rate"],
   ["train", "ssim_term", "a (1 - SSIM)"], ["train", "perceptual_term", "b perceptual"],
-  ["train", "mse_term", "c MSE"], ["train", "rate_term", "λ bpp"],
+  ["train", "mse_term", "c MSE"], ["train", "colour_term", "d colour (ΔE / 100)"],
+  ["train", "rate_term", "λ bpp"],
   ["validation", "val_loss", "validation loss"], ["validation", "val_psnr", "validation PSNR (dB)"],
   ["validation", "val_ssim", "validation SSIM"], ["validation", "val_bpp", "validation bpp"],
   ["train", "images_per_sec", "images / s"],

@@ -1,0 +1,235 @@
+//! The hyper-synthesis `h_s` of [`super::hyperprior`] in plain scalar Rust, for the coder:
+//! the scale it predicts for each latent value picks that value's probability table, so
+//! encoder and decoder must compute it to the same bits, whatever backend, CPU or GPU
+//! trained or runs the model. burn's convolutions do not promise that (their summation
+//! order, blocking and fused multiply-adds differ between backends and machines); this code
+//! does: every output value is one f32 sum in a fixed order (input channel, kernel row,
+//! kernel column), the bias added last, LeakyReLU as a comparison and one product, no fused
+//! multiply-add (Rust never contracts `a * b + c` on its own) and no library math, so IEEE
+//! 754 gives the same bits on every machine. Values are computed independently of each
+//! other, so splitting the work across threads changes nothing.
+//!
+//! No burn here: the fuzz target can compile it with the rest of the format.
+
+/// One convolution's weights, in PyTorch's layouts: `[c_out, c_in, k, k]` for a convolution,
+/// `[c_in, c_out, k, k]` for a transposed one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Square kernel side (odd).
+    pub k: usize,
+    /// The weights.
+    pub weight: Vec<f32>,
+    /// `c_out` biases.
+    pub bias: Vec<f32>,
+}
+
+/// `h_s`: two transposed convolutions (5x5, stride 2, padding 2, output padding 1: each
+/// doubles the size) with LeakyReLU after each, then a 3x3 convolution (padding 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthesis {
+    /// The two transposed convolutions.
+    pub up: [Layer; 2],
+    /// The last convolution: `2M` channels, scales first, then means.
+    pub out: Layer,
+    /// LeakyReLU's slope below 0.
+    pub slope: f32,
+}
+
+/// A `[c, h, w]` planar f32 map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map {
+    /// Channels.
+    pub c: usize,
+    /// Rows.
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+    /// `c * h * w` values.
+    pub data: Vec<f32>,
+}
+
+impl Map {
+    fn at(&self, c: usize, y: usize, x: usize) -> f32 {
+        self.data[(c * self.h + y) * self.w + x]
+    }
+}
+
+impl Synthesis {
+    /// `h_s(ẑ)`: the raw `[2M, 4h, 4w]` output (scales, then means; the scales not yet
+    /// floored).
+    pub fn run(&self, z: &Map) -> Map {
+        let a = self.leaky(transposed(&self.up[0], z));
+        let b = self.leaky(transposed(&self.up[1], &a));
+        conv(&self.out, &b)
+    }
+
+    fn leaky(&self, mut m: Map) -> Map {
+        for v in &mut m.data {
+            if *v < 0.0 {
+                *v *= self.slope;
+            }
+        }
+        m
+    }
+}
+
+/// Output channels computed on each thread: every value is independent, so the split does
+/// not change a bit.
+fn par_channels(c_out: usize, plane: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; c_out * plane];
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(c_out)
+        .max(1);
+    let per = c_out.div_ceil(threads);
+    std::thread::scope(|s| {
+        for (t, chunk) in out.chunks_mut(per * plane).enumerate() {
+            let f = &f;
+            s.spawn(move || {
+                for (j, channel) in chunk.chunks_mut(plane).enumerate() {
+                    f(t * per + j, channel);
+                }
+            });
+        }
+    });
+    out
+}
+
+/// A 5x5 (any odd `k`) transposed convolution, stride 2, padding `k / 2`, output padding 1:
+/// `[c_in, h, w]` to `[c_out, 2h, 2w]`, as PyTorch's `ConvTranspose2d` and burn's.
+fn transposed(l: &Layer, x: &Map) -> Map {
+    let (h, w, k, pad) = (x.h * 2, x.w * 2, l.k, l.k / 2);
+    let data = par_channels(l.c_out, h * w, |o, plane| {
+        for oy in 0..h {
+            for ox in 0..w {
+                let mut acc = 0f32;
+                for i in 0..l.c_in {
+                    for ky in 0..k {
+                        // Output row oy gets input row iy through kernel row ky when
+                        // oy = 2 iy - pad + ky.
+                        let t = oy + pad;
+                        if t < ky || (t - ky) % 2 != 0 || (t - ky) / 2 >= x.h {
+                            continue;
+                        }
+                        let iy = (t - ky) / 2;
+                        for kx in 0..k {
+                            let u = ox + pad;
+                            if u < kx || (u - kx) % 2 != 0 || (u - kx) / 2 >= x.w {
+                                continue;
+                            }
+                            let ix = (u - kx) / 2;
+                            let wv = l.weight[((i * l.c_out + o) * k + ky) * k + kx];
+                            acc += x.at(i, iy, ix) * wv;
+                        }
+                    }
+                }
+                plane[oy * w + ox] = acc + l.bias[o];
+            }
+        }
+    });
+    Map {
+        c: l.c_out,
+        h,
+        w,
+        data,
+    }
+}
+
+/// A `k x k` convolution, stride 1, zero padding `k / 2`: `[c_in, h, w]` to `[c_out, h, w]`.
+fn conv(l: &Layer, x: &Map) -> Map {
+    let (h, w, k, pad) = (x.h, x.w, l.k, l.k / 2);
+    let data = par_channels(l.c_out, h * w, |o, plane| {
+        for oy in 0..h {
+            for ox in 0..w {
+                let mut acc = 0f32;
+                for i in 0..l.c_in {
+                    for ky in 0..k {
+                        let Some(iy) = (oy + ky).checked_sub(pad).filter(|v| *v < h) else {
+                            continue;
+                        };
+                        for kx in 0..k {
+                            let Some(ix) = (ox + kx).checked_sub(pad).filter(|v| *v < w) else {
+                                continue;
+                            };
+                            let wv = l.weight[((o * l.c_in + i) * k + ky) * k + kx];
+                            acc += x.at(i, iy, ix) * wv;
+                        }
+                    }
+                }
+                plane[oy * w + ox] = acc + l.bias[o];
+            }
+        }
+    });
+    Map {
+        c: l.c_out,
+        h,
+        w,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One input value through a transposed convolution lands where PyTorch puts it: at
+    /// output `2 iy - pad + ky`, so with a kernel of a single 1 at its centre the value at
+    /// (iy, ix) goes to (2 iy, 2 ix), and the output is twice the size.
+    #[test]
+    fn transposed_places_values_as_pytorch() {
+        let k = 5;
+        let mut weight = vec![0f32; k * k];
+        weight[2 * k + 2] = 1.0;
+        let l = Layer {
+            c_in: 1,
+            c_out: 1,
+            k,
+            weight,
+            bias: vec![0.5],
+        };
+        let x = Map {
+            c: 1,
+            h: 2,
+            w: 3,
+            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        let y = transposed(&l, &x);
+        assert_eq!((y.c, y.h, y.w), (1, 4, 6));
+        for iy in 0..2 {
+            for ix in 0..3 {
+                assert_eq!(y.at(0, 2 * iy, 2 * ix), x.at(0, iy, ix) + 0.5);
+                assert_eq!(y.at(0, 2 * iy + 1, 2 * ix), 0.5);
+            }
+        }
+    }
+
+    #[test]
+    fn conv_sums_the_padded_neighbourhood() {
+        let l = Layer {
+            c_in: 1,
+            c_out: 2,
+            k: 3,
+            weight: [
+                vec![1.0; 9],
+                vec![0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0],
+            ]
+            .concat(),
+            bias: vec![0.0, -1.0],
+        };
+        let x = Map {
+            c: 1,
+            h: 2,
+            w: 2,
+            data: vec![1.0, 2.0, 3.0, 4.0],
+        };
+        let y = conv(&l, &x);
+        // Every 3x3 window of a 2x2 map covers all four values.
+        assert_eq!(&y.data[..4], &[10.0; 4]);
+        assert_eq!(&y.data[4..], &[1.0, 3.0, 5.0, 7.0]);
+    }
+}
