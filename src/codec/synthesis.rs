@@ -100,31 +100,27 @@ fn par_channels(c_out: usize, plane: usize, f: impl Fn(usize, &mut [f32]) + Sync
     out
 }
 
-/// A 5x5 (any odd `k`) transposed convolution, stride 2, padding `k / 2`, output padding 1:
-/// `[c_in, h, w]` to `[c_out, 2h, 2w]`, as PyTorch's `ConvTranspose2d` and burn's.
-fn transposed(l: &Layer, x: &Map) -> Map {
-    let (h, w, k, pad) = (x.h * 2, x.w * 2, l.k, l.k / 2);
+/// Every output value of one layer as one f32 sum in a fixed order (input channel, kernel
+/// row, kernel column), the bias added last. `tap(out, kernel, in_len)` is the input
+/// row/column that kernel position `kernel` reads for output row/column `out` (`None`: none),
+/// `weight(o, i, ky, kx)` the weight's index.
+fn gather(
+    l: &Layer,
+    x: &Map,
+    (h, w): (usize, usize),
+    tap: impl Fn(usize, usize, usize) -> Option<usize> + Sync,
+    weight: impl Fn(usize, usize, usize, usize) -> usize + Sync,
+) -> Map {
     let data = par_channels(l.c_out, h * w, |o, plane| {
         for oy in 0..h {
             for ox in 0..w {
                 let mut acc = 0f32;
                 for i in 0..l.c_in {
-                    for ky in 0..k {
-                        // Output row oy gets input row iy through kernel row ky when
-                        // oy = 2 iy - pad + ky.
-                        let t = oy + pad;
-                        if t < ky || (t - ky) % 2 != 0 || (t - ky) / 2 >= x.h {
-                            continue;
-                        }
-                        let iy = (t - ky) / 2;
-                        for kx in 0..k {
-                            let u = ox + pad;
-                            if u < kx || (u - kx) % 2 != 0 || (u - kx) / 2 >= x.w {
-                                continue;
-                            }
-                            let ix = (u - kx) / 2;
-                            let wv = l.weight[((i * l.c_out + o) * k + ky) * k + kx];
-                            acc += x.at(i, iy, ix) * wv;
+                    for ky in 0..l.k {
+                        let Some(iy) = tap(oy, ky, x.h) else { continue };
+                        for kx in 0..l.k {
+                            let Some(ix) = tap(ox, kx, x.w) else { continue };
+                            acc += x.at(i, iy, ix) * l.weight[weight(o, i, ky, kx)];
                         }
                     }
                 }
@@ -140,37 +136,25 @@ fn transposed(l: &Layer, x: &Map) -> Map {
     }
 }
 
+/// A 5x5 (any odd `k`) transposed convolution, stride 2, padding `k / 2`, output padding 1:
+/// `[c_in, h, w]` to `[c_out, 2h, 2w]`, as PyTorch's `ConvTranspose2d` and burn's.
+fn transposed(l: &Layer, x: &Map) -> Map {
+    let (k, pad) = (l.k, l.k / 2);
+    // Output o gets input i through kernel position t when o = 2 i - pad + t.
+    let tap = |o: usize, t: usize, len: usize| {
+        let u = (o + pad).checked_sub(t)?;
+        (u % 2 == 0 && u / 2 < len).then_some(u / 2)
+    };
+    let weight = |o: usize, i: usize, ky: usize, kx: usize| ((i * l.c_out + o) * k + ky) * k + kx;
+    gather(l, x, (x.h * 2, x.w * 2), tap, weight)
+}
+
 /// A `k x k` convolution, stride 1, zero padding `k / 2`: `[c_in, h, w]` to `[c_out, h, w]`.
 fn conv(l: &Layer, x: &Map) -> Map {
-    let (h, w, k, pad) = (x.h, x.w, l.k, l.k / 2);
-    let data = par_channels(l.c_out, h * w, |o, plane| {
-        for oy in 0..h {
-            for ox in 0..w {
-                let mut acc = 0f32;
-                for i in 0..l.c_in {
-                    for ky in 0..k {
-                        let Some(iy) = (oy + ky).checked_sub(pad).filter(|v| *v < h) else {
-                            continue;
-                        };
-                        for kx in 0..k {
-                            let Some(ix) = (ox + kx).checked_sub(pad).filter(|v| *v < w) else {
-                                continue;
-                            };
-                            let wv = l.weight[((o * l.c_in + i) * k + ky) * k + kx];
-                            acc += x.at(i, iy, ix) * wv;
-                        }
-                    }
-                }
-                plane[oy * w + ox] = acc + l.bias[o];
-            }
-        }
-    });
-    Map {
-        c: l.c_out,
-        h,
-        w,
-        data,
-    }
+    let (k, pad) = (l.k, l.k / 2);
+    let tap = |o: usize, t: usize, len: usize| (o + t).checked_sub(pad).filter(|v| *v < len);
+    let weight = |o: usize, i: usize, ky: usize, kx: usize| ((o * l.c_in + i) * k + ky) * k + kx;
+    gather(l, x, (x.h, x.w), tap, weight)
 }
 
 #[cfg(test)]
