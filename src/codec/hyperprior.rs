@@ -85,7 +85,7 @@ impl Hyperprior {
             d
         };
         let synthesis_up = vec![up(n, m), up(m, wide)];
-        let prior = FactorizedPrior::new(n, device, seed ^ 0x5EED_0F_2A);
+        let prior = FactorizedPrior::new(n, device, seed ^ 0x5EED_0F2A);
         Self {
             analysis,
             synthesis_up,
