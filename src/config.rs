@@ -410,6 +410,11 @@ pub struct TrainConfig {
     /// all of them). None: no clipping. Left out when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
+    /// Adam's ε. None: burn's default, 1e-5. PyTorch's is 1e-8; a loss whose gradients are
+    /// small (a rate term weighted by λ per pixel) needs it: with 1e-5 the hyperprior's
+    /// `z` prior barely trained (README, "The hyperprior"). Left out when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adam_epsilon: Option<f64>,
 }
 
 impl TrainConfig {
@@ -466,6 +471,7 @@ impl Default for TrainConfig {
             precision: Precision::F32,
             deterministic: false,
             clip_grad_norm: None,
+            adam_epsilon: None,
         }
     }
 }
@@ -791,6 +797,11 @@ impl Experiment {
                 format!("{c} must be a positive number"),
             );
         }
+        if let Some(e) = t.adam_epsilon
+            && !(e > 0.0 && e < 1.0)
+        {
+            return err("train.adam_epsilon", format!("{e} is out of range (0, 1)"));
+        }
         if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
             return err(
                 "train.min_lr",
@@ -1009,6 +1020,21 @@ mod tests {
         assert_eq!(e.train.clip_grad_norm, Some(1.0));
         let e = parse("[train]\nsteps = 3\n", &[]).unwrap();
         assert!(!toml::to_string(&e).unwrap().contains("clip_grad_norm"));
+        assert!(!toml::to_string(&e).unwrap().contains("adam_epsilon"));
+    }
+
+    #[test]
+    fn adam_epsilon_is_in_range() {
+        for bad in ["0.0", "-1e-8", "1.0", "nan"] {
+            let e = parse(&format!("[train]\nadam_epsilon = {bad}\n"), &[]).unwrap_err();
+            assert!(
+                e.message.starts_with("train.adam_epsilon: ") && e.message.contains("out of range"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse("[train]\nadam_epsilon = 1e-8\n", &[]).unwrap();
+        assert_eq!(e.train.adam_epsilon, Some(1e-8));
+        assert!(toml::to_string(&e).unwrap().contains("adam_epsilon = 1e-8"));
     }
 
     #[test]

@@ -43,6 +43,16 @@ impl<'a> ImageEncoder<'a> {
         })
     }
 
+    /// The model it encodes for.
+    pub fn model(&self) -> &'a Autoencoder {
+        self.model
+    }
+
+    /// Where the latents it returns live.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The latent `[B, C, H/2^d, W/2^d]` of `images` (all of one size).
     pub fn encode(&self, images: &[&RgbImage]) -> Result<Tensor<4>> {
         match &self.cpu {

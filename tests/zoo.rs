@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use niclab::config::Entropy;
 use niclab::eval::source::ModelSource;
 use niclab::zoo::{Kind, SAMPLE_EVERY, Scorer, Zoo};
 
@@ -257,10 +258,10 @@ fn shipped_models_reproduce_their_figures() {
     let zoo = Zoo::load(&dir).unwrap();
     assert!(!zoo.models.is_empty(), "models/zoo.toml lists no model");
     assert!(zoo.default.is_some());
-    // Four codecs (λ 0.001 .. 0.008) and the CPU reproduction's four depths; every entry
-    // checks its experiment file too.
+    // Four factorized codecs (λ 0.001 .. 0.008), two hyperprior codecs (λ 0.0005, 0.002)
+    // and the CPU reproduction's four depths; every entry checks its experiment file too.
     let count = |k: Kind| zoo.models.iter().filter(|e| e.kind == k).count();
-    assert_eq!((count(Kind::Codec), count(Kind::Paper)), (4, 4));
+    assert_eq!((count(Kind::Codec), count(Kind::Paper)), (6, 4));
     assert!(zoo.models.iter().all(|e| e.experiment_sha256.is_some()));
     let (_, images) = niclab::eval::load_images(Path::new("datasets/test-1000")).unwrap();
     let sample: Vec<_> = images.into_iter().step_by(SAMPLE_EVERY).collect();
@@ -463,4 +464,82 @@ fn a_study_finds_its_shipped_members_finished() {
         "{err}"
     );
     assert!(!root.join("third/s/tiny").exists());
+}
+
+/// Every image of both test sets compressed with a shipped hyperprior model on libtorch
+/// decodes on flex to the latent the encoder meant, symbol for symbol, and the reverse
+/// (issue 18): the Gaussian table of each value is chosen by niclab's scalar
+/// hyper-synthesis on both sides, never by a backend's convolutions.
+#[test]
+fn shipped_hyperprior_files_decode_alike_on_both_backends() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let zoo = Zoo::load(&dir).unwrap();
+    let checkpoints = Path::new("checkpoints");
+    let hyper: Vec<_> = zoo
+        .models
+        .iter()
+        .filter(|e| {
+            let source = ModelSource::resolve(&e.checkpoint(&dir), checkpoints).unwrap();
+            source.experiment().model.entropy == Entropy::Hyperprior
+        })
+        .collect();
+    assert!(!hyper.is_empty(), "no hyperprior model is shipped");
+    for set in ["datasets/test-1000", "datasets/test-photos"] {
+        let (_, images) = niclab::eval::load_images(Path::new(set)).unwrap();
+        for e in &hyper {
+            let indexes = common::codec::same_latents_on_both_backends(
+                &e.checkpoint(&dir),
+                checkpoints,
+                &images,
+            );
+            let values: usize = indexes.values().sum();
+            eprintln!(
+                "{}, {set}: {} files each way, {values} latent values under {} of the 64 scales",
+                e.name,
+                images.len(),
+                indexes.len()
+            );
+            // The predicted scales spread over the table, so a flipped index would show.
+            assert!(indexes.len() >= 16, "{}: scales used {indexes:?}", e.name);
+        }
+    }
+}
+
+/// A `.nic` file written by niclab before format version 2 existed (commit 0764cfa, the
+/// shipped λ = 0.008 codec, a real 128x128 crop) still decodes, its model found from its
+/// fingerprint, to the crop at that model's quality; and today's niclab still writes
+/// version 1 for that model.
+#[test]
+fn a_file_of_the_previous_format_still_decodes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let zoo = root.join("models");
+    let dir = tempfile::tempdir().unwrap();
+    let old = root.join("tests/fixtures/nic/kite-v1-codec-lambda-0.008.nic");
+    let crop = root.join("tests/fixtures/quality/Kite_x0640_y0512.png");
+    let back = dir.path().join("back.png");
+    ok(
+        &["decompress", old.to_str().unwrap(), back.to_str().unwrap()],
+        dir.path(),
+        &zoo,
+    );
+    let original = image::open(&crop).unwrap().to_rgb8();
+    let decoded = image::open(&back).unwrap().to_rgb8();
+    let psnr = niclab::metrics::psnr(&original, &decoded).unwrap();
+    // 29.96 dB when the file was made (scikit-image's PSNR); a misread file is noise.
+    assert!((psnr - 29.96).abs() < 0.05, "{psnr} dB");
+    let again = dir.path().join("again.nic");
+    ok(
+        &[
+            "compress",
+            "--model",
+            "codec-lambda-0.008",
+            crop.to_str().unwrap(),
+            again.to_str().unwrap(),
+        ],
+        dir.path(),
+        &zoo,
+    );
+    let (a, b) = (std::fs::read(&old).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!((a[4], b[4]), (1, 1), "format versions");
+    assert_eq!(a[..34], b[..34], "headers up to the payload length");
 }

@@ -1,41 +1,57 @@
 //! A finalized model's entropy coder: latent to `.nic` bytes and back, with its integer
-//! tables only. Uses nothing of burn or of the rest of niclab (the fuzz target compiles this
-//! file, [`super::nic`] and [`super::tables`] on their own).
+//! tables and, for a hyperprior model, its scalar hyper-synthesis. Uses nothing of burn or
+//! of the rest of niclab (the fuzz target compiles this file, [`super::nic`],
+//! [`super::tables`], [`super::gaussian`] and [`super::synthesis`] on their own).
 
 use anyhow::{Result, bail};
 
-use super::nic::{self, Header};
+use super::gaussian::ScaleTable;
+use super::nic::{self, Header, Layout, Payloads};
+use super::synthesis::{Map, Synthesis};
 use super::tables::Tables;
 
 /// A finalized model's entropy coder: its tables and the fingerprint its files carry.
 #[derive(Debug, Clone)]
 pub struct Coder {
-    /// Quantiser and integer tables, one per latent channel.
+    /// Quantiser and integer tables, one per latent channel (per hyper-latent channel with a
+    /// hyperprior).
     pub tables: Tables,
     /// First 8 bytes of SHA-256 over architecture, weights and tables.
     pub fingerprint: [u8; 8],
     /// How much smaller the latent is than the image, per side.
     pub scale: usize,
+    /// A hyperprior model's hyper-synthesis, which picks each latent value's Gaussian table
+    /// from the decoded hyper-latent; `None` for the factorized and plain models.
+    pub hyper: Option<Box<Synthesis>>,
+}
+
+/// A latent to code: `y` is `[C, lh, lw]` channel-major; a hyperprior model also needs the
+/// hyper-latent `z = h_a(y)`, `[C, ⌈lh/4⌉, ⌈lw/4⌉]`, unrounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Latent<'a> {
+    /// The latent.
+    pub y: &'a [f32],
+    /// The hyper-latent, with a hyperprior.
+    pub z: Option<&'a [f32]>,
+    /// Latent height and width.
+    pub size: (usize, usize),
 }
 
 impl Coder {
-    /// The `.nic` file of one image: `latent` is its `[C, lh, lw]` latent (channel-major),
-    /// `w x h` the image size before padding. Also returns the dequantised latent, which is
-    /// exactly what a decoder of the file gets.
-    pub fn encode(
-        &self,
-        latent: &[f32],
-        (w, h): (u32, u32),
-        (lh, lw): (usize, usize),
-    ) -> Result<(Vec<u8>, Vec<f32>)> {
+    /// The `.nic` file of one image of `w x h` pixels before padding. Also returns the
+    /// dequantised latent, which is exactly what a decoder of the file gets.
+    pub fn encode(&self, latent: Latent, (w, h): (u32, u32)) -> Result<(Vec<u8>, Vec<f32>)> {
         nic::check_size(w, h)?;
+        let (lh, lw) = latent.size;
         let c = self.tables.channels.len();
-        if latent.len() != c * lh * lw {
-            bail!("latent of {} values is not {c} x {lh} x {lw}", latent.len());
+        if latent.y.len() != c * lh * lw {
+            bail!(
+                "latent of {} values is not {c} x {lh} x {lw}",
+                latent.y.len()
+            );
         }
-        let symbols = self.tables.quantize(latent);
-        let payload = self.tables.encode(&symbols)?;
-        let header = Header {
+        let mut header = Header {
+            layout: Layout::Single,
             quantizer: self.tables.quantizer,
             fingerprint: self.fingerprint,
             width: w,
@@ -46,16 +62,54 @@ impl Coder {
             latent_height: u32::try_from(lh)?,
             latent_width: u32::try_from(lw)?,
         };
-        Ok((
-            nic::write(&header, &payload),
-            self.tables.dequantize(&symbols),
-        ))
+        let Some(synthesis) = &self.hyper else {
+            let symbols = self.tables.quantize(latent.y);
+            let main = self.tables.encode(&symbols)?;
+            let file = nic::write(
+                &header,
+                Payloads {
+                    side: &[],
+                    main: &main,
+                },
+            );
+            return Ok((file, self.tables.dequantize(&symbols)));
+        };
+        header.layout = Layout::Hyperprior;
+        let (zh, zw) = header.hyper_size();
+        let Some(z) = latent.z.filter(|z| z.len() == c * zh * zw) else {
+            bail!("a hyperprior model's file needs its {c} x {zh} x {zw} hyper-latent");
+        };
+        let z_symbols = self.tables.quantize(z);
+        let side = self.tables.encode(&z_symbols)?;
+        let z_hat = self.tables.dequantize(&z_symbols);
+        let (indexes, means) = conditionals(synthesis, c, z_hat, (zh, zw), (lh, lw))?;
+        let table = ScaleTable::get();
+        let symbols: Vec<u32> = latent
+            .y
+            .iter()
+            .zip(indexes.iter().zip(&means))
+            .map(|(&v, (&k, &m))| table.symbol(k, v, m))
+            .collect();
+        let main = table.encode(&symbols, &indexes)?;
+        let y_hat = symbols
+            .iter()
+            .zip(indexes.iter().zip(&means))
+            .map(|(&s, (&k, &m))| table.value(k, s, m))
+            .collect();
+        let file = nic::write(
+            &header,
+            Payloads {
+                side: &side,
+                main: &main,
+            },
+        );
+        Ok((file, y_hat))
     }
 
     /// Reads a `.nic` file written by this model: its header and dequantised latent. A file
     /// that is damaged, truncated, from another model or absurd is an error saying which.
     pub fn decode(&self, bytes: &[u8]) -> Result<(Header, Vec<f32>)> {
-        let (h, payload) = nic::parse(bytes)?;
+        let (h, payloads) = nic::parse(bytes)?;
         if h.fingerprint != self.fingerprint {
             bail!(
                 "written by another model (fingerprint {}, this model is {}): decompress it \
@@ -67,12 +121,20 @@ impl Coder {
         if h.quantizer != self.tables.quantizer {
             bail!("quantiser {:?} differs from the model's", h.quantizer);
         }
-        if h.channels as usize != self.tables.channels.len() {
+        let layout = match self.hyper {
+            Some(_) => Layout::Hyperprior,
+            None => Layout::Single,
+        };
+        if h.layout != layout {
             bail!(
-                "{} latent channels, the model has {}",
-                h.channels,
-                self.tables.channels.len()
+                "format version {} does not fit the model, whose files are version {}",
+                h.layout as u8,
+                layout as u8
             );
+        }
+        let c = self.tables.channels.len();
+        if h.channels as usize != c {
+            bail!("{} latent channels, the model has {c}", h.channels);
         }
         let scale = (h.width + h.pad_right as u32) / h.latent_width;
         if scale as usize != self.scale {
@@ -81,8 +143,54 @@ impl Coder {
                 self.scale
             );
         }
-        let symbols = self.tables.decode(payload, h.plane())?;
-        Ok((h, self.tables.dequantize(&symbols)))
+        let Some(synthesis) = &self.hyper else {
+            let symbols = self.tables.decode(payloads.main, h.plane())?;
+            return Ok((h, self.tables.dequantize(&symbols)));
+        };
+        let (indexes, means) = self.side(synthesis, &h, payloads.side)?;
+        let table = ScaleTable::get();
+        let symbols = table
+            .decode(payloads.main, &indexes)
+            .map_err(|e| e.context("latent"))?;
+        let y_hat = symbols
+            .iter()
+            .zip(indexes.iter().zip(&means))
+            .map(|(&s, (&k, &m))| table.value(k, s, m))
+            .collect();
+        Ok((h, y_hat))
+    }
+
+    /// The scale index and mean of every latent value of a version 2 file's header `h`,
+    /// from its side payload.
+    fn side(&self, synthesis: &Synthesis, h: &Header, side: &[u8]) -> Result<(Vec<u8>, Vec<f32>)> {
+        let (zh, zw) = h.hyper_size();
+        let z_symbols = self
+            .tables
+            .decode(side, zh * zw)
+            .map_err(|e| e.context("hyper-latent"))?;
+        let z_hat = self.tables.dequantize(&z_symbols);
+        let size = (h.latent_height as usize, h.latent_width as usize);
+        conditionals(synthesis, h.channels as usize, z_hat, (zh, zw), size)
+    }
+
+    /// Which Gaussian table each latent value of a hyperprior model's file is coded with
+    /// (empty for other models): for tests and reports.
+    pub fn scale_indexes(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let Some(synthesis) = &self.hyper else {
+            return Ok(Vec::new());
+        };
+        // Every check of a decode first.
+        let (h, _) = self.decode(bytes)?;
+        let (_, payloads) = nic::parse(bytes)?;
+        Ok(self.side(synthesis, &h, payloads.side)?.0)
+    }
+
+    /// Bytes of framing around the payloads in this model's files.
+    pub fn framing(&self) -> usize {
+        match self.hyper {
+            Some(_) => Layout::Hyperprior.framing(),
+            None => Layout::Single.framing(),
+        }
     }
 
     /// The fingerprint as 16 hex digits.
@@ -94,4 +202,173 @@ impl Coder {
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every latent value's scale index and mean, `[C, lh, lw]` each: the hyper-synthesis of
+/// `ẑ` (`[C, zh, zw]`), its `[2C, 4 zh, 4 zw]` output cropped to the latent's size (scales
+/// first, then means). The same integer indexes wherever it runs ([`super::synthesis`]).
+fn conditionals(
+    synthesis: &Synthesis,
+    c: usize,
+    z_hat: Vec<f32>,
+    (zh, zw): (usize, usize),
+    (lh, lw): (usize, usize),
+) -> Result<(Vec<u8>, Vec<f32>)> {
+    if !synthesis.fits(c) {
+        bail!("the hyper-synthesis' layers do not fit a latent of {c} channels");
+    }
+    let out = synthesis.run(&Map {
+        c,
+        h: zh,
+        w: zw,
+        data: z_hat,
+    });
+    if out.h < lh || out.w < lw {
+        bail!(
+            "the hyper-synthesis gives {} x {}, the latent is {lh} x {lw}",
+            out.h,
+            out.w
+        );
+    }
+    let table = ScaleTable::get();
+    let plane = lh * lw;
+    let mut indexes = Vec::with_capacity(c * plane);
+    let mut means = Vec::with_capacity(c * plane);
+    for ch in 0..c {
+        for y in 0..lh {
+            let row = |k: usize| &out.data[(k * out.h + y) * out.w..][..lw];
+            indexes.extend(row(ch).iter().map(|&s| table.index(s)));
+            means.extend_from_slice(row(c + ch));
+        }
+    }
+    Ok((indexes, means))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synthesis::Layer;
+    use super::super::tables::{ChannelTable, QuantizerKind, fixed_point};
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A hyperprior coder of `c` channels with seeded random hyper-synthesis weights, and
+    /// z tables over -6..=6.
+    fn hyper_coder(c: usize, seed: u64) -> Coder {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut layer = |c_in: usize, c_out: usize, k: usize, bias: f32| Layer {
+            c_in,
+            c_out,
+            k,
+            weight: (0..c_in * c_out * k * k)
+                .map(|_| rng.random_range(-0.3f32..0.3))
+                .collect(),
+            bias: vec![bias; c_out],
+        };
+        let wide = c * 3 / 2;
+        let mut out = layer(wide, 2 * c, 3, 0.5);
+        // Scales around 30 for latent values within ±20 of their means (no clamping).
+        out.bias[..c].fill(30.0);
+        let synthesis = Synthesis {
+            up: [layer(c, c, 5, 0.1), layer(c, wide, 5, 0.1)],
+            out,
+            slope: 0.01,
+        };
+        let weights: Vec<f64> = (-6..=6)
+            .map(|k: i32| (-(k * k) as f64 / 8.0).exp())
+            .collect();
+        let channel = ChannelTable {
+            offset: -6.0,
+            step: 1.0,
+            freqs: fixed_point(&weights),
+        };
+        Coder {
+            tables: Tables {
+                quantizer: QuantizerKind::Integer,
+                channels: vec![channel; c],
+            },
+            fingerprint: *b"hyperfp!",
+            scale: 16,
+            hyper: Some(Box::new(synthesis)),
+        }
+    }
+
+    #[test]
+    fn a_hyperprior_file_round_trips_and_is_checked() {
+        let coder = hyper_coder(4, 7);
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        // A latent of 5 x 7 (not a multiple of 4: z is 2 x 2, h_s's 8 x 8 cropped).
+        let (c, lh, lw) = (4, 5, 7);
+        let y: Vec<f32> = (0..c * lh * lw)
+            .map(|_| rng.random_range(-20.0f32..20.0))
+            .collect();
+        let z: Vec<f32> = (0..c * 4).map(|_| rng.random_range(-9.0f32..9.0)).collect();
+        let latent = Latent {
+            y: &y,
+            z: Some(&z),
+            size: (lh, lw),
+        };
+        let (file, y_hat) = coder.encode(latent, (100, 70)).unwrap();
+        assert_eq!(file[4], 2);
+        let (h, decoded) = coder.decode(&file).unwrap();
+        assert_eq!(
+            (h.width, h.height, h.pad_right, h.pad_bottom),
+            (100, 70, 12, 10)
+        );
+        // Bit for bit what the encoder says the decoder gets, and within ½ of y.
+        assert_eq!(
+            decoded.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            y_hat.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        let off = y
+            .iter()
+            .zip(&y_hat)
+            .filter(|(a, b)| (*a - *b).abs() > 0.5 + 1e-4);
+        assert_eq!(off.count(), 0, "values beyond ½ of the latent");
+        // Both payloads are there: the side one is z's alone.
+        let (_, p) = nic::parse(&file).unwrap();
+        let z_symbols = coder.tables.quantize(&z);
+        assert_eq!(p.side, coder.tables.encode(&z_symbols).unwrap());
+        assert!(!p.main.is_empty());
+        // Without z, or with a z of the wrong size, nothing is written.
+        for z in [None, Some(&z[1..])] {
+            let err = coder.encode(Latent { z, ..latent }, (100, 70)).unwrap_err();
+            assert!(err.to_string().contains("hyper-latent"), "{err}");
+        }
+        // Another z decodes to another latent: the side payload steers the main one.
+        let mut swapped = file[..file.len() - nic::CHECKSUM_LEN].to_vec();
+        let other: Vec<f32> = z.iter().map(|v| -v).collect();
+        let other_side = coder.tables.encode(&coder.tables.quantize(&other)).unwrap();
+        assert_eq!(
+            other_side.len(),
+            p.side.len(),
+            "same length, for the splice"
+        );
+        swapped[nic::HEADER_LEN_V2..][..p.side.len()].copy_from_slice(&other_side);
+        let spliced = nic::seal(&swapped);
+        if let Ok((_, v)) = coder.decode(&spliced) {
+            assert_ne!(v, decoded);
+        }
+        // A version 1 file of the same fingerprint is refused by this model, and the
+        // reverse.
+        let factorized = Coder {
+            hyper: None,
+            ..coder.clone()
+        };
+        let v1 = factorized
+            .encode(Latent { z: None, ..latent }, (100, 70))
+            .unwrap()
+            .0;
+        for (c, f) in [(&coder, &v1), (&factorized, &file)] {
+            let err = c.decode(f).unwrap_err().to_string();
+            assert!(err.contains("format version"), "{err}");
+        }
+        // Layers that do not fit the latent are an error, not a panic.
+        let mut bad = coder.clone();
+        if let Some(s) = &mut bad.hyper {
+            s.out.bias.pop();
+        }
+        assert!(bad.decode(&file).is_err());
+        assert!(bad.encode(latent, (100, 70)).is_err());
+    }
 }

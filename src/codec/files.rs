@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use image::RgbImage;
 
+use super::coder::Latent;
 use super::finalize::coder;
 use super::tiles::{self, Tiling};
 use super::{Coder, crop_image, pad, padded, to_vec};
@@ -103,14 +104,27 @@ pub fn compress_batch(
     let (pw, ph) = padded(w, h, coder.scale);
     let grown: Vec<RgbImage> = images.iter().map(|i| pad(i, pw, ph)).collect();
     let refs: Vec<&RgbImage> = grown.iter().collect();
-    let z = encoder.encode(&refs)?;
-    let [n, c, lh, lw] = z.dims();
-    let latent = to_vec(z, "latent")?;
+    let y = encoder.encode(&refs)?;
+    let [n, c, lh, lw] = y.dims();
+    let hyper = hyper_latent(encoder.model(), &y)?;
+    let latent = to_vec(y, "latent")?;
     let per = c * lh * lw;
     let mut files = Vec::with_capacity(n);
     let mut deq = Vec::with_capacity(latent.len());
     for i in 0..n {
-        let (file, values) = coder.encode(&latent[i * per..(i + 1) * per], (w, h), (lh, lw))?;
+        let z = hyper.as_ref().map(|z| {
+            let per = z.len() / n;
+            &z[i * per..(i + 1) * per]
+        });
+        let y = &latent[i * per..(i + 1) * per];
+        let (file, values) = coder.encode(
+            Latent {
+                y,
+                z,
+                size: (lh, lw),
+            },
+            (w, h),
+        )?;
         files.push(file);
         deq.extend(values);
     }
@@ -136,10 +150,31 @@ pub fn compress_tiled(
     super::nic::check_size(w, h)?;
     let (pw, ph) = padded(w, h, coder.scale);
     let grown = pad(img, pw, ph);
-    let (latent, _, lh, lw) = tiles::encode(encoder, &grown, tiling)?;
+    let (latent, c, lh, lw) = tiles::encode(encoder, &grown, tiling)?;
     drop(grown);
-    let (file, _) = coder.encode(&latent, (w, h), (lh, lw))?;
+    // h_a over the whole latent (1/256 of the image's positions for the shipped codecs).
+    let hyper = match encoder.model().hyperprior() {
+        Some(_) => {
+            let y = TensorData::new(latent.clone(), [1, c, lh, lw]);
+            hyper_latent(encoder.model(), &Tensor::from_data(y, encoder.device()))?
+        }
+        None => None,
+    };
+    let y = Latent {
+        y: &latent,
+        z: hyper.as_deref(),
+        size: (lh, lw),
+    };
+    let (file, _) = coder.encode(y, (w, h))?;
     Ok(file)
+}
+
+/// `z = h_a(y)` of a hyperprior model's latent batch `y`, as `f32`; `None` without one.
+fn hyper_latent(model: &Autoencoder, y: &Tensor<4>) -> Result<Option<Vec<f32>>> {
+    model
+        .hyperprior()
+        .map(|h| to_vec(h.analyse(y.clone()), "hyper-latent"))
+        .transpose()
 }
 
 /// Decodes one `.nic` file tile by tile ([`tiles`]).
@@ -151,8 +186,11 @@ pub fn decompress_tiled(
     device: &Device,
 ) -> Result<RgbImage> {
     let (h, latent) = coder.decode(bytes)?;
-    let c = coder.tables.channels.len();
-    let shape = (c, h.latent_height as usize, h.latent_width as usize);
+    let shape = (
+        h.channels as usize,
+        h.latent_height as usize,
+        h.latent_width as usize,
+    );
     tiles::decode(model, &latent, shape, (h.width, h.height), tiling, device)
 }
 
@@ -189,7 +227,7 @@ pub fn decompress_batch(
     let Some((w, h, lh, lw)) = shape else {
         return Ok(Vec::new());
     };
-    let c = coder.tables.channels.len();
+    let c = values.len() / (files.len() * lh as usize * lw as usize);
     let z = Tensor::from_data(
         TensorData::new(values, [files.len(), c, lh as usize, lw as usize]),
         device,

@@ -67,14 +67,6 @@ pub fn weights_digest(exp: &Experiment, model: &Autoencoder) -> String {
 /// `device`.
 pub fn coder(source: &ModelSource, model: &Autoencoder, device: &Device) -> Result<Coder> {
     let exp = source.experiment();
-    if model.hyperprior().is_some() {
-        anyhow::bail!(
-            "{}: a hyperprior model (model.entropy = \"hyperprior\") trains and validates, but \
-             .nic files for it do not exist yet (README, \"The hyperprior\"); compress with a \
-             factorized or plain model",
-            source.path.display()
-        );
-    }
     let path = tables_path(&source.path);
     let weights = weights_digest(exp, model);
     let stored = std::fs::read_to_string(&path)
@@ -108,10 +100,16 @@ pub fn coder(source: &ModelSource, model: &Autoencoder, device: &Device) -> Resu
             f
         }
     };
+    // The weights as the checkpoint holds them: the same f32 bits on every backend.
+    let hyper = model
+        .hyperprior()
+        .map(|h| h.synthesis().map(Box::new))
+        .transpose()?;
     Ok(Coder {
         fingerprint: fingerprint(&file),
         tables: file.tables,
         scale: exp.model.scale(),
+        hyper,
     })
 }
 
@@ -134,10 +132,12 @@ pub fn stored_fingerprint(path: &Path) -> Option<[u8; 8]> {
     (file.version == TABLES_VERSION).then(|| fingerprint(&file))
 }
 
-/// Tables for `model`: from its prior's densities, or, for a plain autoencoder, a uniform
-/// quantiser and symbol counts over latents of training crops.
+/// Tables for `model`: from its prior's densities (the hyper-latent's, with a hyperprior),
+/// or, for a plain autoencoder, a uniform quantiser and symbol counts over latents of
+/// training crops.
 fn make_tables(exp: &Experiment, model: &Autoencoder, device: &Device) -> Result<(Tables, String)> {
-    match model.prior() {
+    let hyper = model.hyperprior();
+    match model.prior().or(hyper.map(|h| h.prior())) {
         Some(prior) => {
             // The CDF's logits at every half-integer -R-½ ..= R+½: bin k lies between
             // points k+R and k+R+1.
@@ -155,8 +155,13 @@ fn make_tables(exp: &Experiment, model: &Autoencoder, device: &Device) -> Result
                     channels,
                 },
                 format!(
-                    "factorized prior: integer bins, support where the tail mass exceeds \
-                     {TAIL_MASS:e}"
+                    "{}factorized prior: integer bins, support where the tail mass exceeds \
+                     {TAIL_MASS:e}",
+                    if hyper.is_some() {
+                        "hyper-latent z under its "
+                    } else {
+                        ""
+                    }
                 ),
             ))
         }

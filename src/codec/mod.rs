@@ -2,11 +2,13 @@
 //! files.
 //!
 //! Top to bottom: [`prior`] is the learned entropy model trained with the autoencoder
-//! ([`hyperprior`] with [`conditional`] the mean-scale one, whose files are still to come);
-//! [`finalize`] turns a checkpoint into a [`Coder`] (quantiser + integer [`tables`], stored
-//! next to the checkpoint); [`nic`] is the file format; [`files`] runs `niclab compress` and
-//! `niclab decompress` over files and folders. [`Coder`], [`nic`] and [`tables`] use neither
-//! burn nor the rest of niclab, so the fuzz target (`fuzz/`) compiles them on their own.
+//! ([`hyperprior`] with [`conditional`] the mean-scale one); [`finalize`] turns a checkpoint
+//! into a [`Coder`] (quantiser + integer [`tables`], stored next to the checkpoint, and for
+//! a hyperprior the exact scalar hyper-synthesis of [`synthesis`], which picks each value's
+//! [`gaussian`] table); [`nic`] is the file format (version 1 one payload, version 2 two);
+//! [`files`] runs `niclab compress` and `niclab decompress` over files and folders.
+//! [`Coder`], [`nic`], [`tables`], [`gaussian`] and [`synthesis`] use neither burn nor the
+//! rest of niclab, so the fuzz target (`fuzz/`) compiles them on their own.
 
 mod coder;
 pub mod conditional;

@@ -53,12 +53,32 @@ pub struct Map {
 }
 
 impl Map {
+    #[cfg(test)]
     fn at(&self, c: usize, y: usize, x: usize) -> f32 {
         self.data[(c * self.h + y) * self.w + x]
     }
 }
 
+impl Layer {
+    fn consistent(&self) -> bool {
+        self.k % 2 == 1
+            && self.weight.len() == self.c_in * self.c_out * self.k * self.k
+            && self.bias.len() == self.c_out
+    }
+}
+
 impl Synthesis {
+    /// Whether the layers fit together and their weights have their shapes' sizes, for an
+    /// input of `channels` channels and an output of twice as many.
+    pub fn fits(&self, channels: usize) -> bool {
+        let [a, b] = &self.up;
+        [a, b, &self.out].iter().all(|l| l.consistent())
+            && a.c_in == channels
+            && b.c_in == a.c_out
+            && self.out.c_in == b.c_out
+            && self.out.c_out == 2 * channels
+    }
+
     /// `h_s(ẑ)`: the raw `[2M, 4h, 4w]` output (scales, then means; the scales not yet
     /// floored).
     pub fn run(&self, z: &Map) -> Map {
@@ -104,6 +124,12 @@ fn par_channels(c_out: usize, plane: usize, f: impl Fn(usize, &mut [f32]) + Sync
 /// row, kernel column), the bias added last. `tap(out, kernel, in_len)` is the input
 /// row/column that kernel position `kernel` reads for output row/column `out` (`None`: none),
 /// `weight(o, i, ky, kx)` the weight's index.
+///
+/// The loops run over (input channel, kernel row, kernel column) outside and output
+/// positions inside, each output keeping its own running sum: every value still receives
+/// its terms in exactly that order (the test module holds this to the one-value-at-a-time
+/// definition, bit for bit), while the inner loop walks rows of the maps, which the compiler
+/// can vectorise without reordering any sum.
 fn gather(
     l: &Layer,
     x: &Map,
@@ -111,21 +137,28 @@ fn gather(
     tap: impl Fn(usize, usize, usize) -> Option<usize> + Sync,
     weight: impl Fn(usize, usize, usize, usize) -> usize + Sync,
 ) -> Map {
+    // For each kernel row (column): the output rows (columns) it reaches and the input rows
+    // (columns) they read.
+    let rows: Vec<Vec<(usize, usize)>> = (0..l.k)
+        .map(|t| (0..h).filter_map(|o| Some((o, tap(o, t, x.h)?))).collect())
+        .collect();
+    let cols: Vec<Run> = (0..l.k)
+        .map(|t| Run::of((0..w).filter_map(|o| Some((o, tap(o, t, x.w)?))).collect()))
+        .collect();
     let data = par_channels(l.c_out, h * w, |o, plane| {
-        for oy in 0..h {
-            for ox in 0..w {
-                let mut acc = 0f32;
-                for i in 0..l.c_in {
-                    for ky in 0..l.k {
-                        let Some(iy) = tap(oy, ky, x.h) else { continue };
-                        for kx in 0..l.k {
-                            let Some(ix) = tap(ox, kx, x.w) else { continue };
-                            acc += x.at(i, iy, ix) * l.weight[weight(o, i, ky, kx)];
-                        }
+        for i in 0..l.c_in {
+            let input = &x.data[i * x.h * x.w..][..x.h * x.w];
+            for (ky, rows) in rows.iter().enumerate() {
+                for (kx, run) in cols.iter().enumerate() {
+                    let wv = l.weight[weight(o, i, ky, kx)];
+                    for &(oy, iy) in rows {
+                        run.add(&mut plane[oy * w..][..w], &input[iy * x.w..][..x.w], wv);
                     }
                 }
-                plane[oy * w + ox] = acc + l.bias[o];
             }
+        }
+        for v in plane.iter_mut() {
+            *v += l.bias[o];
         }
     });
     Map {
@@ -133,6 +166,51 @@ fn gather(
         h,
         w,
         data,
+    }
+}
+
+/// The output columns one kernel column reaches along a row, and the input columns they
+/// read: `n` of them, outputs from `out` every `step`, inputs from `input` one by one (a
+/// stride-1 convolution steps 1, a stride-2 transposed one 2).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    out: usize,
+    input: usize,
+    n: usize,
+    step: usize,
+}
+
+impl Run {
+    /// The run of `(output, input)` pairs, which the taps of both layers make arithmetic.
+    fn of(pairs: Vec<(usize, usize)>) -> Self {
+        let (out, input) = pairs.first().copied().unwrap_or((0, 0));
+        let step = pairs.get(1).map_or(1, |p| p.0 - out);
+        debug_assert!(
+            pairs
+                .iter()
+                .enumerate()
+                .all(|(j, p)| *p == (out + j * step, input + j))
+        );
+        Self {
+            out,
+            input,
+            n: pairs.len(),
+            step,
+        }
+    }
+
+    /// `row[out + j step] += input[input + j] * wv` for every j: one term of each sum.
+    fn add(&self, row: &mut [f32], input: &[f32], wv: f32) {
+        let inputs = &input[self.input..][..self.n];
+        if self.step == 1 {
+            for (r, v) in row[self.out..][..self.n].iter_mut().zip(inputs) {
+                *r += *v * wv;
+            }
+        } else {
+            for (r, v) in row[self.out..].iter_mut().step_by(self.step).zip(inputs) {
+                *r += *v * wv;
+            }
+        }
     }
 }
 
@@ -160,6 +238,87 @@ fn conv(l: &Layer, x: &Map) -> Map {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The definition, one output value at a time: its terms summed over input channel,
+    /// kernel row and kernel column in that order, the bias last.
+    fn one_at_a_time(
+        l: &Layer,
+        x: &Map,
+        (h, w): (usize, usize),
+        tap: impl Fn(usize, usize, usize) -> Option<usize>,
+        weight: impl Fn(usize, usize, usize, usize) -> usize,
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; l.c_out * h * w];
+        for o in 0..l.c_out {
+            for oy in 0..h {
+                for ox in 0..w {
+                    let mut acc = 0f32;
+                    for i in 0..l.c_in {
+                        for ky in 0..l.k {
+                            let Some(iy) = tap(oy, ky, x.h) else { continue };
+                            for kx in 0..l.k {
+                                let Some(ix) = tap(ox, kx, x.w) else { continue };
+                                acc += x.at(i, iy, ix) * l.weight[weight(o, i, ky, kx)];
+                            }
+                        }
+                    }
+                    out[(o * h + oy) * w + ox] = acc + l.bias[o];
+                }
+            }
+        }
+        out
+    }
+
+    /// The layers' loop order gives the definition's bits, on values spread over many
+    /// magnitudes (where a reordered sum would round differently).
+    #[test]
+    fn both_layers_give_the_definitions_bits() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut spread = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| rng.random_range(-1.0f32..1.0) * 10f32.powi(rng.random_range(-3..4)))
+                .collect()
+        };
+        for (k, c_in, c_out, h, w) in [(5, 3, 4, 5, 7), (3, 4, 2, 6, 1), (5, 2, 3, 1, 1)] {
+            let l = Layer {
+                c_in,
+                c_out,
+                k,
+                weight: spread(c_in * c_out * k * k),
+                bias: spread(c_out),
+            };
+            let x = Map {
+                c: c_in,
+                h,
+                w,
+                data: spread(c_in * h * w),
+            };
+            let pad = k / 2;
+            let up = transposed(&l, &x);
+            let want = one_at_a_time(
+                &l,
+                &x,
+                (2 * h, 2 * w),
+                |o, t, len| {
+                    let u = (o + pad).checked_sub(t)?;
+                    (u % 2 == 0 && u / 2 < len).then_some(u / 2)
+                },
+                |o, i, ky, kx| ((i * c_out + o) * k + ky) * k + kx,
+            );
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&up.data), bits(&want), "transposed {k} {c_in} {h}x{w}");
+            let same = conv(&l, &x);
+            let want = one_at_a_time(
+                &l,
+                &x,
+                (h, w),
+                |o, t, len| (o + t).checked_sub(pad).filter(|v| *v < len),
+                |o, i, ky, kx| ((o * c_in + i) * k + ky) * k + kx,
+            );
+            assert_eq!(bits(&same.data), bits(&want), "conv {k} {c_in} {h}x{w}");
+        }
+    }
 
     /// One input value through a transposed convolution lands where PyTorch puts it: at
     /// output `2 iy - pad + ky`, so with a kernel of a single 1 at its centre the value at

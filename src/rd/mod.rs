@@ -21,7 +21,6 @@ use crate::board::{Board, event_files};
 use crate::classic::{Codec, Level};
 use crate::codec::Coder;
 use crate::codec::files::Session;
-use crate::codec::nic::{CHECKSUM_LEN, HEADER_LEN};
 use crate::config::{Backend, DeviceSpec};
 use crate::eval::autoencoder::reconstruct;
 use crate::eval::baseline::pass;
@@ -64,7 +63,7 @@ pub struct RdPoint {
     /// `λ` of the model's rate term (none for the classical codecs).
     pub lambda: Option<f64>,
     /// Its means over the set; `payload_bpp` leaves out the formats' headers
-    /// ([`Codec::payload_len`]) and the `.nic` framing (42 bytes).
+    /// ([`Codec::payload_len`]) and the `.nic` framing (42 bytes, 46 with a hyperprior).
     #[serde(flatten)]
     pub scores: ModelScores,
     /// For a model: what each classical codec needs and gives at this point.
@@ -144,9 +143,6 @@ pub struct RdResult {
 
 /// A point's rate or quality.
 type Metric = fn(&RdPoint) -> f64;
-
-/// Bytes of `.nic` framing around the payload.
-const FRAMING: usize = HEADER_LEN + CHECKSUM_LEN;
 
 fn bpp(bytes: usize, img: &RgbImage) -> f64 {
     bytes as f64 * 8.0 / (img.width() as f64 * img.height() as f64)
@@ -416,7 +412,7 @@ pub fn score(
     let ab = bar(refs.len(), name);
     let recon = reconstruct(model, coder, &refs, batch_size, scale, device, &ab)?;
     ab.finish();
-    let framing = if coder.is_some() { FRAMING } else { 0 };
+    let framing = coder.map_or(0, Coder::framing);
     let items: Vec<usize> = (0..refs.len()).collect();
     let per_image = par_map(
         &items,
@@ -753,7 +749,7 @@ pub fn report(r: &RdResult) -> String {
         "\nPayload: the coded data alone, without the format's headers: JPEG's tables and \
          markers (about 620 bytes a file), WebP's RIFF and chunk headers (20 bytes), AVIF's \
          `ftyp` and `meta` boxes (the `mdat` box's contents are kept), the 42 bytes of `.nic` \
-         framing; a JPEG XL codestream's few header bytes are not separable, so its payload \
+         framing (46 with a hyperprior, whose z is payload); a JPEG XL codestream's few header bytes are not separable, so its payload \
          is its file. On small images the headers are a large part of a JPEG or AVIF file."
     );
     let _ = writeln!(m, "\nImplementations:");

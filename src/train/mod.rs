@@ -212,6 +212,7 @@ pub fn train(
 
     let mut model = Autoencoder::new(&exp.model, &ad, exp.train.seed);
     let mut optim = AdamConfig::new()
+        .with_epsilon(exp.train.adam_epsilon.map_or(1e-5, |e| e as f32))
         .with_grad_clipping(
             exp.train
                 .clip_grad_norm

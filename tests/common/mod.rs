@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
+pub mod codec;
 pub mod http;
 pub mod server;
 pub mod slurm;
