@@ -1034,7 +1034,10 @@ mod tests {
         }
         let e = parse("[train]\nadam_epsilon = 1e-8\n", &[]).unwrap();
         assert_eq!(e.train.adam_epsilon, Some(1e-8));
-        assert!(toml::to_string(&e).unwrap().contains("adam_epsilon = 1e-8"));
+        // Written when set, and read back as the same value.
+        let saved = toml::to_string(&e).unwrap();
+        assert!(saved.contains("adam_epsilon"), "{saved}");
+        assert_eq!(parse(&saved, &[]).unwrap().train.adam_epsilon, Some(1e-8));
     }
 
     #[test]

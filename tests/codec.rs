@@ -348,37 +348,7 @@ fn a_gdn_codec_compresses_and_decodes_to_what_eval_measured() {
     );
     let saved = std::fs::read_to_string(root.join("ck/g1/config.toml")).unwrap();
     assert!(saved.contains("activation = \"gdn\""), "{saved}");
-    ok(
-        &[
-            "eval",
-            "ck/g1",
-            "--images",
-            "images",
-            "--out",
-            "ev",
-            "--checkpoints",
-            "ck",
-            "--runs",
-            "runs",
-        ],
-        root,
-    );
-    ok(&["compress", "--model", "ck/g1", "images", "nic"], root);
-    ok(&["decompress", "--model", "ck/g1", "nic", "dec"], root);
-    for (i, (w, h)) in SIZES.iter().enumerate() {
-        let name = format!("img{i}");
-        let decoded = pixels(&root.join("dec").join(&name).with_extension("png"));
-        assert_eq!(decoded.len(), (w * h * 3) as usize);
-        assert_eq!(
-            decoded,
-            pixels(&root.join("ev/ae").join(&name).with_extension("png")),
-            "{name}: decompressed pixels differ from eval's"
-        );
-        assert_eq!(
-            std::fs::read(root.join("nic").join(&name).with_extension("nic")).unwrap(),
-            std::fs::read(root.join("ev/ae").join(&name).with_extension("nic")).unwrap()
-        );
-    }
+    round_trips_as_eval_measured(root, "ck/g1");
 }
 
 #[test]

@@ -494,7 +494,8 @@ fn shipped_hyperprior_files_decode_alike_on_both_backends() {
             );
             let values: usize = indexes.values().sum();
             eprintln!(
-                "{}, {set}: {} files each way, {values} latent values under {} of the 64 scales",
+                "{}, {set}: {} files each way, {values} latent values (flex's files) under {} of \
+                 the 64 scales",
                 e.name,
                 images.len(),
                 indexes.len()
