@@ -50,8 +50,8 @@ impl Coder {
                 latent.y.len()
             );
         }
-        let mut header = Header {
-            layout: Layout::Single,
+        let header = Header {
+            layout: self.layout(),
             quantizer: self.tables.quantizer,
             fingerprint: self.fingerprint,
             width: w,
@@ -74,7 +74,6 @@ impl Coder {
             );
             return Ok((file, self.tables.dequantize(&symbols)));
         };
-        header.layout = Layout::Hyperprior;
         let (zh, zw) = header.hyper_size();
         let Some(z) = latent.z.filter(|z| z.len() == c * zh * zw) else {
             bail!("a hyperprior model's file needs its {c} x {zh} x {zw} hyper-latent");
@@ -91,11 +90,7 @@ impl Coder {
             .map(|(&v, (&k, &m))| table.symbol(k, v, m))
             .collect();
         let main = table.encode(&symbols, &indexes)?;
-        let y_hat = symbols
-            .iter()
-            .zip(indexes.iter().zip(&means))
-            .map(|(&s, (&k, &m))| table.value(k, s, m))
-            .collect();
+        let y_hat = table.values(&symbols, &indexes, &means);
         let file = nic::write(
             &header,
             Payloads {
@@ -109,6 +104,19 @@ impl Coder {
     /// Reads a `.nic` file written by this model: its header and dequantised latent. A file
     /// that is damaged, truncated, from another model or absurd is an error saying which.
     pub fn decode(&self, bytes: &[u8]) -> Result<(Header, Vec<f32>)> {
+        self.decode_indexed(bytes).map(|(h, y, _)| (h, y))
+    }
+
+    /// Which Gaussian table each latent value of a hyperprior model's file is coded with
+    /// (empty for other models): for tests and reports. The file is decoded and checked as by
+    /// [`Coder::decode`].
+    pub fn scale_indexes(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        self.decode_indexed(bytes).map(|(_, _, indexes)| indexes)
+    }
+
+    /// [`Coder::decode`], and the scale index of every latent value (empty without a
+    /// hyperprior).
+    fn decode_indexed(&self, bytes: &[u8]) -> Result<(Header, Vec<f32>, Vec<u8>)> {
         let (h, payloads) = nic::parse(bytes)?;
         if h.fingerprint != self.fingerprint {
             bail!(
@@ -121,15 +129,11 @@ impl Coder {
         if h.quantizer != self.tables.quantizer {
             bail!("quantiser {:?} differs from the model's", h.quantizer);
         }
-        let layout = match self.hyper {
-            Some(_) => Layout::Hyperprior,
-            None => Layout::Single,
-        };
-        if h.layout != layout {
+        if h.layout != self.layout() {
             bail!(
                 "format version {} does not fit the model, whose files are version {}",
                 h.layout as u8,
-                layout as u8
+                self.layout() as u8
             );
         }
         let c = self.tables.channels.len();
@@ -145,52 +149,35 @@ impl Coder {
         }
         let Some(synthesis) = &self.hyper else {
             let symbols = self.tables.decode(payloads.main, h.plane())?;
-            return Ok((h, self.tables.dequantize(&symbols)));
+            return Ok((h, self.tables.dequantize(&symbols), Vec::new()));
         };
-        let (indexes, means) = self.side(synthesis, &h, payloads.side)?;
+        let (zh, zw) = h.hyper_size();
+        let z_symbols = self
+            .tables
+            .decode(payloads.side, zh * zw)
+            .map_err(|e| e.context("hyper-latent"))?;
+        let z_hat = self.tables.dequantize(&z_symbols);
+        let size = (h.latent_height as usize, h.latent_width as usize);
+        let (indexes, means) = conditionals(synthesis, c, z_hat, (zh, zw), size)?;
         let table = ScaleTable::get();
         let symbols = table
             .decode(payloads.main, &indexes)
             .map_err(|e| e.context("latent"))?;
-        let y_hat = symbols
-            .iter()
-            .zip(indexes.iter().zip(&means))
-            .map(|(&s, (&k, &m))| table.value(k, s, m))
-            .collect();
-        Ok((h, y_hat))
+        let y_hat = table.values(&symbols, &indexes, &means);
+        Ok((h, y_hat, indexes))
     }
 
-    /// The scale index and mean of every latent value of a version 2 file's header `h`,
-    /// from its side payload.
-    fn side(&self, synthesis: &Synthesis, h: &Header, side: &[u8]) -> Result<(Vec<u8>, Vec<f32>)> {
-        let (zh, zw) = h.hyper_size();
-        let z_symbols = self
-            .tables
-            .decode(side, zh * zw)
-            .map_err(|e| e.context("hyper-latent"))?;
-        let z_hat = self.tables.dequantize(&z_symbols);
-        let size = (h.latent_height as usize, h.latent_width as usize);
-        conditionals(synthesis, h.channels as usize, z_hat, (zh, zw), size)
-    }
-
-    /// Which Gaussian table each latent value of a hyperprior model's file is coded with
-    /// (empty for other models): for tests and reports.
-    pub fn scale_indexes(&self, bytes: &[u8]) -> Result<Vec<u8>> {
-        let Some(synthesis) = &self.hyper else {
-            return Ok(Vec::new());
-        };
-        // Every check of a decode first.
-        let (h, _) = self.decode(bytes)?;
-        let (_, payloads) = nic::parse(bytes)?;
-        Ok(self.side(synthesis, &h, payloads.side)?.0)
+    /// The format version of this model's files.
+    fn layout(&self) -> Layout {
+        match self.hyper {
+            Some(_) => Layout::Hyperprior,
+            None => Layout::Single,
+        }
     }
 
     /// Bytes of framing around the payloads in this model's files.
     pub fn framing(&self) -> usize {
-        match self.hyper {
-            Some(_) => Layout::Hyperprior.framing(),
-            None => Layout::Single.framing(),
-        }
+        self.layout().framing()
     }
 
     /// The fingerprint as 16 hex digits.

@@ -140,6 +140,15 @@ impl ScaleTable {
         (symbol as i64 - e.half as i64) as f32 + mean
     }
 
+    /// The values of `symbols`, each under its entry and mean ([`ScaleTable::value`]).
+    pub fn values(&self, symbols: &[u32], indexes: &[u8], means: &[f32]) -> Vec<f32> {
+        symbols
+            .iter()
+            .zip(indexes.iter().zip(means))
+            .map(|(&s, (&k, &m))| self.value(k, s, m))
+            .collect()
+    }
+
     /// Range-codes `symbols`, each under the entry `indexes` gives it.
     pub fn encode(&self, symbols: &[u32], indexes: &[u8]) -> Result<Vec<u8>> {
         if symbols.len() != indexes.len() {
