@@ -253,6 +253,14 @@ pub struct DataConfig {
     pub crops_per_image: usize,
     /// Make unreadable or too-small images fatal instead of reported and left out.
     pub strict: bool,
+    /// Side of the crops of the run's last `final_crop_steps` steps and of the validation
+    /// crops: train small for speed, finish at the size the model is judged on (FixRes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_crop_size: Option<usize>,
+    /// Number of closing steps on `final_crop_size` crops, each step the same pixels as a
+    /// `crop_size` batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_crop_steps: Option<u64>,
 }
 
 impl Default for DataConfig {
@@ -266,6 +274,8 @@ impl Default for DataConfig {
             val_crops: 64,
             crops_per_image: 4,
             strict: false,
+            final_crop_size: None,
+            final_crop_steps: None,
         }
     }
 }
@@ -727,6 +737,40 @@ impl Experiment {
                 ),
             );
         }
+        match (d.final_crop_size, d.final_crop_steps) {
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                let (set, missing) = if d.final_crop_size.is_some() {
+                    ("data.final_crop_size", "data.final_crop_steps")
+                } else {
+                    ("data.final_crop_steps", "data.final_crop_size")
+                };
+                return err(set, format!("needs {missing} as well (both or neither)"));
+            }
+            (Some(side), Some(steps)) => {
+                if side < d.crop_size || side > 4096 {
+                    return err(
+                        "data.final_crop_size",
+                        format!(
+                            "{side} is out of range data.crop_size..=4096 ({}..=4096)",
+                            d.crop_size
+                        ),
+                    );
+                }
+                if !side.is_multiple_of(m.input_multiple()) {
+                    return err(
+                        "data.final_crop_size",
+                        format!(
+                            "{side} is not a multiple of {}, as data.crop_size",
+                            m.input_multiple()
+                        ),
+                    );
+                }
+                if steps == 0 {
+                    return err("data.final_crop_steps", "must be at least 1".into());
+                }
+            }
+        }
         if !(1..=16).contains(&d.downscale) {
             return err(
                 "data.downscale",
@@ -1103,6 +1147,55 @@ mod tests {
         .unwrap();
         let again = parse(&e.to_toml(), &[]).unwrap();
         assert_eq!(e, again);
+    }
+
+    #[test]
+    fn final_crop_is_checked() {
+        let e = parse(
+            "[data]\ncrop_size = 32\nfinal_crop_size = 128\nfinal_crop_steps = 500\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (e.data.final_crop_size, e.data.final_crop_steps),
+            (Some(128), Some(500))
+        );
+        assert_eq!(parse(&e.to_toml(), &[]).unwrap(), e, "round trip");
+        assert!(
+            !parse("", &[]).unwrap().to_toml().contains("final_crop"),
+            "absent by default"
+        );
+        let err = parse("[data]\nfinal_crop_size = 128\n", &[]).unwrap_err();
+        assert_eq!(err.origin, "x.toml:2:1");
+        assert!(
+            err.message
+                .starts_with("data.final_crop_size: needs data.final_crop_steps"),
+            "{err}"
+        );
+        let err = parse("", &["data.final_crop_steps=5"]).unwrap_err();
+        assert_eq!(err.origin, "--set data.final_crop_steps=5");
+        assert!(err.message.contains("needs data.final_crop_size"), "{err}");
+        let err = parse(
+            "[data]\ncrop_size = 64\nfinal_crop_size = 32\nfinal_crop_steps = 5\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("out of range data.crop_size..=4096"),
+            "{err}"
+        );
+        let err = parse(
+            "[data]\ncrop_size = 32\nfinal_crop_size = 100\nfinal_crop_steps = 5\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.message.contains("not a multiple of 8"), "{err}");
+        let err = parse("[data]\nfinal_crop_size = 128\nfinal_crop_steps = 0\n", &[]).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("data.final_crop_steps: must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

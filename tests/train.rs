@@ -100,6 +100,26 @@ fn resumed_libtorch_hyperprior_run_ends_with_the_same_weights_bit_for_bit() {
     ]);
 }
 
+/// `data.final_crop_size`: a run resumed before the switch to the closing crops repeats the
+/// uninterrupted one, and only the closing steps differ from a run without them.
+#[test]
+fn closing_crops_resume_exactly_and_change_only_the_last_steps() {
+    const CLOSING: &[&str] = &["data.final_crop_size=32", "data.final_crop_steps=3"];
+    resume_is_exact(CLOSING);
+    let s = setup(10);
+    let never = AtomicBool::new(false);
+    let (plain, closing) = (s.root.join("plain"), s.root.join("closing"));
+    train(&load(&s, &[]), &opts(&plain), &never).unwrap();
+    train(&load(&s, CLOSING), &opts(&closing), &never).unwrap();
+    let a = losses(&plain.join("tiny/metrics.csv"));
+    let b = losses(&closing.join("tiny/metrics.csv"));
+    assert_eq!(a.len(), 11, "a header and one row a step");
+    assert_eq!(a[..8], b[..8], "steps 1-7 are the same run");
+    for step in 8..=10 {
+        assert_ne!(a[step], b[step], "step {step} trains on the closing crops");
+    }
+}
+
 const GDN_CODEC: &[&str] = &[
     "model.activation=gdn",
     "model.entropy=factorized",

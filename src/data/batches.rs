@@ -101,12 +101,23 @@ pub struct TrainingData {
     crops_per_image: usize,
     seed: u64,
     epoch_order: Option<(u64, Vec<u32>)>,
+    /// `data.final_crop_size` and its steps, once [`TrainingData::finish_at`] has placed them.
+    closing: Option<Closing>,
+}
+
+/// The closing phase of a run: from step `from` on, `crops` crops of side `side` a step.
+#[derive(Debug, Clone, Copy)]
+struct Closing {
+    side: usize,
+    crops: usize,
+    from: u64,
 }
 
 impl TrainingData {
     /// Loads `cfg.train`, splits it by photo and cuts the validation crops.
     pub fn load(cfg: &DataConfig, batch_size: usize, seed: u64) -> Result<Self> {
-        let loaded = load_folder(&cfg.train, cfg.downscale, cfg.crop_size, cfg.strict)?;
+        let side = cfg.final_crop_size.unwrap_or(0).max(cfg.crop_size);
+        let loaded = load_folder(&cfg.train, cfg.downscale, side, cfg.strict)?;
         eprintln!("{}", loaded.summary(&cfg.train));
         Self::from_photos(loaded.photos, cfg, batch_size, seed)
     }
@@ -138,7 +149,8 @@ impl TrainingData {
         // Back to path order, so the epoch shuffles do not depend on the split shuffle.
         photos.sort_by(|a, b| a.path.cmp(&b.path));
 
-        let side = cfg.crop_size as u32;
+        // Validation measures what evaluation will: crops of the closing size when there is one.
+        let side = cfg.final_crop_size.unwrap_or(cfg.crop_size) as u32;
         let mut cells: Vec<(usize, u32, u32)> = val_photos
             .iter()
             .enumerate()
@@ -167,6 +179,7 @@ impl TrainingData {
             crops_per_image: cfg.crops_per_image,
             seed,
             epoch_order: None,
+            closing: None,
         };
         if data.steps_per_epoch() == 0 {
             bail!(
@@ -194,7 +207,36 @@ impl TrainingData {
         ((self.train.len() * self.crops_per_image) / self.batch_size) as u64
     }
 
-    /// The training batch of optimiser step `step` (0-based).
+    /// Places `data.final_crop_steps` at the end of a `total`-step run: from then on a step
+    /// takes `crop_size² x batch / final_crop_size²` crops of the closing size (rounded up to
+    /// a multiple of `multiple`, the devices that share a step), the same pixels as before.
+    /// Without `data.final_crop_size` nothing changes.
+    pub fn finish_at(&mut self, cfg: &DataConfig, total: u64, multiple: usize) {
+        let (Some(side), Some(steps)) = (cfg.final_crop_size, cfg.final_crop_steps) else {
+            return;
+        };
+        let pixels = self.batch_size * self.side * self.side;
+        let crops = pixels
+            .div_ceil(side * side)
+            .next_multiple_of(multiple.max(1));
+        self.closing = Some(Closing {
+            side,
+            crops: crops.min(self.batch_size),
+            from: total.saturating_sub(steps),
+        });
+    }
+
+    /// The side and number of the crops of step `step`.
+    pub fn crops_at(&self, step: u64) -> (usize, usize) {
+        match self.closing {
+            Some(c) if step >= c.from => (c.side, c.crops),
+            _ => (self.side, self.batch_size),
+        }
+    }
+
+    /// The training batch of optimiser step `step` (0-based). A closing step keeps the
+    /// order of an ordinary one and cuts its larger crops from the first photos of the slot,
+    /// so the schedule stays a pure function of `(seed, step)`.
     pub fn batch(&mut self, step: u64) -> Batch {
         let per_epoch = self.steps_per_epoch();
         let epoch = step / per_epoch;
@@ -210,9 +252,10 @@ impl TrainingData {
         let Some((_, order)) = &self.epoch_order else {
             unreachable!("set just above")
         };
-        let side = self.side as u32;
-        let mut values = Vec::with_capacity(self.batch_size * 3 * self.side * self.side);
-        for (pos, entry) in order.iter().enumerate().skip(first).take(self.batch_size) {
+        let (crop_side, crops) = self.crops_at(step);
+        let side = crop_side as u32;
+        let mut values = Vec::with_capacity(crops * 3 * crop_side * crop_side);
+        for (pos, entry) in order.iter().enumerate().skip(first).take(crops) {
             let photo = &self.train[*entry as usize / self.crops_per_image].pixels;
             let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[self.seed, epoch, pos as u64]));
             let x = rng.random_range(0..=photo.width() - side);
@@ -224,8 +267,8 @@ impl TrainingData {
             push_planar(&mut values, &crop);
         }
         Batch {
-            len: self.batch_size,
-            side: self.side,
+            len: crops,
+            side: crop_side,
             values,
         }
     }
@@ -234,7 +277,7 @@ impl TrainingData {
     pub fn val_batches(&self) -> Vec<Batch> {
         self.val
             .chunks(self.batch_size)
-            .map(|c| Batch::from_crops(c, self.side))
+            .map(|c| Batch::from_crops(c, c[0].width() as usize))
             .collect()
     }
 }
@@ -280,6 +323,42 @@ mod tests {
         assert_eq!(first[0].values.len(), 4 * 3 * 16 * 16);
         let mut c = TrainingData::from_photos(photos(8), &cfg(), 4, 10).unwrap();
         assert_ne!(c.batch(0), first[0]);
+    }
+
+    /// `data.final_crop_size`: the closing steps take fewer, larger crops (the same pixels),
+    /// the steps before are those of a run without it, and validation uses the closing size.
+    #[test]
+    fn closing_steps_take_larger_crops() {
+        let closing = DataConfig {
+            final_crop_size: Some(32),
+            final_crop_steps: Some(2),
+            ..cfg()
+        };
+        let mut plain = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
+        let mut a = TrainingData::from_photos(photos(8), &closing, 4, 9).unwrap();
+        a.finish_at(&closing, 6, 1);
+        for step in 0..4 {
+            assert_eq!(a.batch(step), plain.batch(step), "step {step}");
+        }
+        for step in 4..6 {
+            let b = a.batch(step);
+            assert_eq!((b.len, b.side), (1, 32), "step {step}");
+            assert_eq!(b.values.len(), 3 * 32 * 32);
+        }
+        assert_eq!(a.crops_at(3), (16, 4));
+        assert_eq!(a.crops_at(5), (32, 1));
+        // Two devices share a step: each gets one crop.
+        a.finish_at(&closing, 6, 2);
+        assert_eq!(a.batch(5).len, 2);
+        let val = a.val_batches();
+        assert!(!val.is_empty());
+        assert!(
+            val.iter().all(|b| b.side == 32),
+            "validation at the closing size"
+        );
+        // Without finish_at (or the setting) nothing changes.
+        let unplaced = TrainingData::from_photos(photos(8), &closing, 4, 9).unwrap();
+        assert_eq!(unplaced.crops_at(5), (16, 4));
     }
 
     #[test]

@@ -172,6 +172,7 @@ pub fn train(
         (Some(steps), None) => steps,
         (None, None) => DEFAULT_STEPS,
     };
+    data.finish_at(&exp.data, total, replicas.count());
     eprintln!(
         "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \
          {} backend on {} ({})",
@@ -189,6 +190,23 @@ pub fn train(
             .join(", "),
         exp.train.precision
     );
+
+    let warmup = schedule::warmup_steps(&exp.train, total);
+    if warmup < exp.train.warmup_steps {
+        eprintln!(
+            "{}: train.warmup_steps = {} is capped at a tenth of the run: {warmup} of {total} steps",
+            exp.name(),
+            exp.train.warmup_steps
+        );
+    }
+    if let (Some(side), Some(steps)) = (exp.data.final_crop_size, exp.data.final_crop_steps) {
+        let (_, crops) = data.crops_at(total.saturating_sub(1));
+        eprintln!(
+            "{}: the last {} steps on {side}x{side} crops, {crops} a step",
+            exp.name(),
+            steps.min(total)
+        );
+    }
 
     if let Some(ckpt) = &previous
         && ckpt.meta.step >= total
@@ -304,7 +322,9 @@ pub fn train(
     let mut interrupted = false;
     let mut step = start;
     let mut train_secs = 0.0;
-    let mut window = (Instant::now(), 0u64);
+    let mut crops_done = 0usize;
+    // Start of the throughput window and the crops trained since.
+    let mut window = (Instant::now(), 0usize);
     let mut last_saved = start;
     while step < total {
         if interrupt.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|s| step >= s) {
@@ -318,11 +338,14 @@ pub fn train(
             _ => mix_seed(&[exp.train.seed, 0x0004_015E, step, share as u64]),
         };
         let poison = fault_nan_at == Some(step + 1);
+        let batch = data.batch(step);
+        window.1 += batch.len;
+        crops_done += batch.len;
         let StepGrads {
             loss,
             terms: weighted,
             grads,
-        } = match replicas.step(&model, &data.batch(step), seed, poison) {
+        } = match replicas.step(&model, &batch, seed, poison) {
             Ok(out) => out,
             Err(loss) => {
                 bar.abandon();
@@ -341,9 +364,9 @@ pub fn train(
         last_loss = Some(loss);
 
         if step % exp.train.log_every == 0 || step == total {
-            let (since, at) = window;
-            let ips = ((step - at) as usize * step_crops) as f64 / since.elapsed().as_secs_f64();
-            window = (Instant::now(), step);
+            let (since, crops) = window;
+            let ips = crops as f64 / since.elapsed().as_secs_f64();
+            window = (Instant::now(), 0);
             // `weighted`: the terms as weighted (they add up to the loss); empty when off.
             board.train_step(step, loss, &weighted, lr, ips);
             metrics.row(&format!(
@@ -416,7 +439,6 @@ pub fn train(
         board.finish(step, last_val.as_ref(), true)?;
     }
     bar.finish();
-    let done = step - start;
     Ok(TrainOutcome {
         run_dir: files.dir,
         step,
@@ -425,7 +447,7 @@ pub fn train(
         last_loss,
         best_val_loss: best,
         images_per_sec: if train_secs > 0.0 {
-            (done as usize * step_crops) as f64 / train_secs
+            crops_done as f64 / train_secs
         } else {
             0.0
         },

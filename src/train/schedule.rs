@@ -8,7 +8,7 @@ use crate::config::{Schedule, TrainConfig};
 /// The warm-up is capped at a tenth of the run, so that a short run (a smoke test with
 /// `--set train.steps=50`) still reaches the peak rate.
 pub fn learning_rate(t: &TrainConfig, step: u64, total: u64) -> f64 {
-    let warmup = t.warmup_steps.min(total / 10);
+    let warmup = warmup_steps(t, total);
     if step < warmup {
         return t.lr * (step + 1) as f64 / warmup as f64;
     }
@@ -24,6 +24,11 @@ pub fn learning_rate(t: &TrainConfig, step: u64, total: u64) -> f64 {
             t.lr * t.decay_gamma.powi(decays.min(i32::MAX as u64) as i32)
         }
     }
+}
+
+/// The warm-up steps a `total`-step run takes: `train.warmup_steps`, at most a tenth of the run.
+pub fn warmup_steps(t: &TrainConfig, total: u64) -> u64 {
+    t.warmup_steps.min(total / 10)
 }
 
 #[cfg(test)]
