@@ -101,7 +101,9 @@ pub struct TrainingData {
     crops_per_image: usize,
     seed: u64,
     epoch_order: Option<(u64, Vec<u32>)>,
-    /// `data.final_crop_size` and its steps, once [`TrainingData::finish_at`] has placed them.
+    /// `data.final_crop_size` and `data.final_crop_steps`, as the config gave them.
+    final_crops: Option<(usize, u64)>,
+    /// The closing phase, once [`TrainingData::finish_at`] has placed it in the run.
     closing: Option<Closing>,
 }
 
@@ -179,6 +181,7 @@ impl TrainingData {
             crops_per_image: cfg.crops_per_image,
             seed,
             epoch_order: None,
+            final_crops: cfg.final_crop_size.zip(cfg.final_crop_steps),
             closing: None,
         };
         if data.steps_per_epoch() == 0 {
@@ -210,9 +213,10 @@ impl TrainingData {
     /// Places `data.final_crop_steps` at the end of a `total`-step run: from then on a step
     /// takes `crop_size² x batch / final_crop_size²` crops of the closing size (rounded up to
     /// a multiple of `multiple`, the devices that share a step), the same pixels as before.
-    /// Without `data.final_crop_size` nothing changes.
-    pub fn finish_at(&mut self, cfg: &DataConfig, total: u64, multiple: usize) {
-        let (Some(side), Some(steps)) = (cfg.final_crop_size, cfg.final_crop_steps) else {
+    /// Without `data.final_crop_size` nothing changes. The sizes are those of the config the
+    /// data was loaded with, so validation and training cannot disagree on them.
+    pub fn finish_at(&mut self, total: u64, multiple: usize) {
+        let Some((side, steps)) = self.final_crops else {
             return;
         };
         let pixels = self.batch_size * self.side * self.side;
@@ -336,7 +340,7 @@ mod tests {
         };
         let mut plain = TrainingData::from_photos(photos(8), &cfg(), 4, 9).unwrap();
         let mut a = TrainingData::from_photos(photos(8), &closing, 4, 9).unwrap();
-        a.finish_at(&closing, 6, 1);
+        a.finish_at(6, 1);
         for step in 0..4 {
             assert_eq!(a.batch(step), plain.batch(step), "step {step}");
         }
@@ -348,7 +352,7 @@ mod tests {
         assert_eq!(a.crops_at(3), (16, 4));
         assert_eq!(a.crops_at(5), (32, 1));
         // Two devices share a step: each gets one crop.
-        a.finish_at(&closing, 6, 2);
+        a.finish_at(6, 2);
         assert_eq!(a.batch(5).len, 2);
         let val = a.val_batches();
         assert!(!val.is_empty());

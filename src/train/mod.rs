@@ -172,7 +172,7 @@ pub fn train(
         (Some(steps), None) => steps,
         (None, None) => DEFAULT_STEPS,
     };
-    data.finish_at(&exp.data, total, replicas.count());
+    data.finish_at(total, replicas.count());
     eprintln!(
         "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \
          {} backend on {} ({})",
