@@ -10,7 +10,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mp_s() { sed -n 's/.*(\([0-9.]*\) MP\/s).*/\1/p'; }
 peak() { sed -n 's/.*peak memory \([0-9]*\) MB.*/\1/p'; }
-MODELS=(codec-lambda-0.004 hyperprior-mse-0.002)
+MODELS=(codec-lambda-0.004 hyperprior2-mse-0.002)
 .venv-tests/bin/python -c "
 from PIL import Image
 Image.open('datasets/test-photos/Bridge_by_Sander_Klootwijk.png').convert('RGB').resize((6000, 4000), Image.LANCZOS).save('$WORK/big.png')"
@@ -30,11 +30,12 @@ for m in "${MODELS[@]}"; do
 done
 classic=$(.venv-tests/bin/python benches/codec_speed.py datasets/test-photos)
 {
+  echo
   echo "## Codec speed: megapixels per second on full-size photos"
   echo
   echo "datasets/test-photos (24 photos, 9.4 MP in all). niclab: the default shipped codec"
   echo "(codec-lambda-0.004, factorized prior) and the mean-scale hyperprior codec"
-  echo "(hyperprior-mse-0.002: GDN, its hyper-synthesis in niclab's scalar code on both sides), flex,"
+  echo "(hyperprior2-mse-0.002: GDN, its hyper-synthesis in niclab's scalar code on both sides), flex,"
   echo "both cores, through \`niclab compress\` / \`decompress\` on the folder, PNG reading and"
   echo "writing included. The classical codecs: one thread each"
   echo "(benches/codec_speed.py: JPEG and WebP in memory through Pillow's copies of the same"

@@ -429,6 +429,11 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
         .parent()
         .and_then(|d| training_seconds(d, meta.experiment.train.batch_size));
     as_shipped(&mut meta.experiment);
+    // A codec's reports (eval, rd) label it by its experiment's name: make that the zoo's.
+    // Not a paper model's, which a study matches against its own experiment, name included.
+    if kind == Kind::Codec {
+        meta.experiment.name = Some(name.clone());
+    }
     let folder = opts.dir.join(&name);
     fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let ckpt = folder.join(MODEL_FILE);
