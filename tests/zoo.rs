@@ -473,7 +473,7 @@ fn a_study_finds_its_shipped_members_finished() {
 /// hyperprior model on libtorch decodes on flex to the latent the encoder meant, symbol for
 /// symbol, and the reverse (issue 18): the Gaussian table of each value is chosen by
 /// niclab's scalar hyper-synthesis on both sides, never by a backend's convolutions. (Every
-/// crop for two models took 286 s; six models on a quarter of the crops and all photos keep
+/// crop for two models took 286 s; four models on a quarter of the crops and all photos keep
 /// the test near that: the photos hold most of the latent values.)
 #[test]
 fn shipped_hyperprior_files_decode_alike_on_both_backends() {
@@ -512,8 +512,9 @@ fn shipped_hyperprior_files_decode_alike_on_both_backends() {
     }
 }
 
-/// Bytes of `photo` compressed whole and as the 128x128 tiles it cuts into, each its own file.
-fn whole_and_tiled_bytes(model: &str, photo: &image::RgbImage) -> (usize, usize) {
+/// Bytes of each photo compressed with `model` whole and as the 128x128 tiles it cuts
+/// into, each tile its own file.
+fn whole_and_tiled_bytes(model: &str, photos: &[image::RgbImage]) -> Vec<(usize, usize)> {
     use niclab::codec::files::{Session, batches, compress_batch};
     use niclab::cpu_encoder::ImageEncoder;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
@@ -537,12 +538,17 @@ fn whole_and_tiled_bytes(model: &str, photo: &image::RgbImage) -> (usize, usize)
             })
             .sum()
     };
-    let (w, h) = photo.dimensions();
-    let tiles: Vec<_> = (0..h / 128)
-        .flat_map(|y| (0..w / 128).map(move |x| (x * 128, y * 128)))
-        .map(|(x, y)| image::imageops::crop_imm(photo, x, y, 128, 128).to_image())
-        .collect();
-    (bytes(std::slice::from_ref(photo)), bytes(&tiles))
+    photos
+        .iter()
+        .map(|photo| {
+            let (w, h) = photo.dimensions();
+            let tiles: Vec<_> = (0..h / 128)
+                .flat_map(|y| (0..w / 128).map(move |x| (x * 128, y * 128)))
+                .map(|(x, y)| image::imageops::crop_imm(photo, x, y, 128, 128).to_image())
+                .collect();
+            (bytes(std::slice::from_ref(photo)), bytes(&tiles))
+        })
+        .collect()
 }
 
 /// The second hyperprior recipe's point (issue 18): trained on 128x128 crops only, the
@@ -552,10 +558,11 @@ fn whole_and_tiled_bytes(model: &str, photo: &image::RgbImage) -> (usize, usize)
 #[test]
 fn hyperprior_codecs_code_a_whole_photo_in_fewer_bytes_than_its_tiles() {
     let (_, photos) = niclab::eval::load_images(Path::new("datasets/test-photos")).unwrap();
-    for photo in photos.iter().take(2) {
-        assert_eq!(photo.dimensions(), (768, 512));
-        let (old_whole, old_tiles) = whole_and_tiled_bytes("hyperprior-mse-0.002", photo);
-        let (whole, tiles) = whole_and_tiled_bytes("hyperprior2-mse-0.002", photo);
+    let photos = &photos[..2];
+    assert!(photos.iter().all(|p| p.dimensions() == (768, 512)));
+    let first = whole_and_tiled_bytes("hyperprior-mse-0.002", photos);
+    let second = whole_and_tiled_bytes("hyperprior2-mse-0.002", photos);
+    for ((old_whole, old_tiles), (whole, tiles)) in first.into_iter().zip(second) {
         eprintln!(
             "first recipe {old_whole} B whole, {old_tiles} B in tiles; second {whole} B, \
              {tiles} B"
