@@ -183,6 +183,10 @@ pub struct LossConfig {
     /// `a`: weight of `1 - SSIM`.
     #[serde(default)]
     pub ssim: f64,
+    /// Scales of the SSIM term: 1, SSIM; 5, MS-SSIM (its five scales and weights, as the
+    /// metric; crops of at least 161 pixels a side). Left out of a saved config when 1.
+    #[serde(default = "one_scale", skip_serializing_if = "is_one_scale")]
+    pub ssim_scales: usize,
     /// `b`: weight of the VGG16 perceptual term.
     #[serde(default)]
     pub perceptual: f64,
@@ -211,6 +215,14 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+fn one_scale() -> usize {
+    1
+}
+
+fn is_one_scale(v: &usize) -> bool {
+    *v == 1
+}
+
 fn default_vgg_layers() -> Vec<VggLayer> {
     vec![VggLayer::Relu2_2]
 }
@@ -223,6 +235,7 @@ impl Default for LossConfig {
     fn default() -> Self {
         Self {
             ssim: 0.5,
+            ssim_scales: 1,
             perceptual: 0.0,
             mse: 0.5,
             vgg_layers: default_vgg_layers(),
@@ -425,6 +438,12 @@ pub struct TrainConfig {
     /// `z` prior barely trained (README, "The hyperprior"). Left out when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adam_epsilon: Option<f64>,
+    /// Fine-tuning: a new run starts from the weights of this checkpoint (a run's
+    /// `best.ckpt`, a zoo model's `model.ckpt`) instead of fresh ones; its `[model]` must be
+    /// this experiment's, and Adam starts afresh. A resumed run loads its own `last.ckpt`.
+    /// Left out when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -482,6 +501,7 @@ impl Default for TrainConfig {
             deterministic: false,
             clip_grad_norm: None,
             adam_epsilon: None,
+            init_from: None,
         }
     }
 }
@@ -668,6 +688,12 @@ impl Experiment {
                 return err(k, format!("{v} is out of range 0..=1"));
             }
         }
+        if l.ssim_scales != 1 && l.ssim_scales != crate::metrics::msssim::MS_SSIM_WEIGHTS.len() {
+            return err(
+                "loss.ssim_scales",
+                format!("{} must be 1 (SSIM) or 5 (MS-SSIM)", l.ssim_scales),
+            );
+        }
         if l.perceptual > 0.0 && l.vgg_layers.is_empty() {
             return err(
                 "loss.vgg_layers",
@@ -770,6 +796,17 @@ impl Experiment {
                     return err("data.final_crop_steps", "must be at least 1".into());
                 }
             }
+        }
+        let min_side = crate::metrics::msssim::MS_SSIM_MIN_SIDE;
+        if l.ssim > 0.0 && l.ssim_scales > 1 && d.crop_size < min_side {
+            return err(
+                "data.crop_size",
+                format!(
+                    "{} is too small for loss.ssim_scales = {}: MS-SSIM needs at least {min_side} \
+                     pixels a side",
+                    d.crop_size, l.ssim_scales
+                ),
+            );
         }
         if !(1..=16).contains(&d.downscale) {
             return err(
@@ -1147,6 +1184,32 @@ mod tests {
         .unwrap();
         let again = parse(&e.to_toml(), &[]).unwrap();
         assert_eq!(e, again);
+    }
+
+    #[test]
+    fn ssim_scales_are_one_or_five_and_ms_ssim_needs_large_crops() {
+        let five = "[loss]\nssim = 0.5\nmse = 0.5\nssim_scales = 5\n[data]\ncrop_size = 192\n";
+        let e = parse(five, &[]).unwrap();
+        assert_eq!(e.loss.ssim_scales, 5);
+        assert_eq!(parse(&e.to_toml(), &[]).unwrap(), e, "round trip");
+        assert!(
+            !parse("", &[]).unwrap().to_toml().contains("ssim_scales"),
+            "absent by default"
+        );
+        let err = parse(five, &["loss.ssim_scales=3"]).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("loss.ssim_scales: 3 must be 1 (SSIM) or 5"),
+            "{err}"
+        );
+        let err = parse(five, &["data.crop_size=128"]).unwrap_err();
+        assert!(
+            err.message.starts_with("data.crop_size: 128 is too small")
+                && err.message.contains("at least 161"),
+            "{err}"
+        );
+        // Without the SSIM term the scales do not matter.
+        parse(five, &["data.crop_size=128", "loss.ssim=0", "loss.mse=1"]).unwrap();
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! terms can be added on top: niclab's colour term (mean CIELAB distance) and a codec's rate.
 
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{avg_pool2d, conv2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 
 use crate::config::LossConfig;
 use crate::metrics::colour::{D65_WHITE, LAB_KNEE, LAB_SLOPE, RGB_TO_XYZ, SRGB_KNEE};
@@ -200,7 +200,12 @@ impl HybridLoss {
     pub fn forward(&self, recon: Tensor<4>, target: Tensor<4>) -> LossTerms {
         let mut terms = Vec::new();
         if self.weights.ssim > 0.0 {
-            let one_minus = ssim(recon.clone(), target.clone()).neg() + 1.0;
+            let similarity = if self.weights.ssim_scales > 1 {
+                ms_ssim(recon.clone(), target.clone())
+            } else {
+                ssim(recon.clone(), target.clone())
+            };
+            let one_minus = similarity.neg() + 1.0;
             terms.push((Term::Ssim, self.weights.ssim, one_minus));
         }
         if let Some((vgg, layers)) = &self.vgg {
@@ -332,7 +337,52 @@ pub fn ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
     ssim_map(x, y).mean()
 }
 
+/// Mean MS-SSIM over the batch, as [`crate::metrics::msssim`] computes it (five scales, 2x2
+/// average pooling between them, the contrast-structure term at the four finest and SSIM at
+/// the coarsest, each a mean per image and channel, negative ones clipped, raised to its
+/// weight and multiplied), differentiable. Sides of at least
+/// [`crate::metrics::msssim::MS_SSIM_MIN_SIDE`].
+pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
+    let [b, c, _, _] = x.dims();
+    let weights = crate::metrics::msssim::MS_SSIM_WEIGHTS;
+    let (mut x, mut y) = (x, y);
+    let mut product: Option<Tensor<2>> = None;
+    for (scale, weight) in weights.iter().enumerate() {
+        let (l, cs) = ssim_parts(x.clone(), y.clone());
+        let last = scale + 1 == weights.len();
+        let map = if last { l * cs } else { cs };
+        let [_, _, h, w] = map.dims();
+        // The metric clips at 0; a floor just above it keeps the power's gradient finite.
+        let mean = map
+            .reshape([b, c, h * w])
+            .mean_dim(2)
+            .reshape([b, c])
+            .clamp_min(1e-6);
+        let factor = mean.powf_scalar(*weight);
+        product = Some(match product {
+            Some(p) => p * factor,
+            None => factor,
+        });
+        if !last {
+            let [_, _, h, w] = x.dims();
+            let pool = AvgPoolOptions::new([2, 2]).with_padding([h % 2, w % 2]);
+            x = avg_pool2d(x, pool.clone());
+            y = avg_pool2d(y, pool);
+        }
+    }
+    // Five scales, so the product is always there; the fallback only keeps this panic-free.
+    product
+        .map(|p| p.mean())
+        .unwrap_or_else(|| Tensor::ones([1], &x.device()))
+}
+
 fn ssim_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
+    let (l, cs) = ssim_parts(x, y);
+    l * cs
+}
+
+/// SSIM's luminance and contrast-structure maps, whose product is its map.
+fn ssim_parts(x: Tensor<4>, y: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
     const C1: f64 = 0.01 * 0.01;
     const C2: f64 = 0.03 * 0.03;
     let [_, c, _, _] = x.dims();
@@ -368,9 +418,9 @@ fn ssim_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
     let mx2 = mx.clone() * mx.clone();
     let my2 = my.clone() * my.clone();
     let mxy = mx.clone() * my.clone();
-    let num = (mxy * 2.0 + C1) * (cov * 2.0 + C2);
-    let den = (mx2 + my2 + C1) * (vx + vy + C2);
-    num / den
+    let luminance = (mxy * 2.0 + C1) / (mx2 + my2 + C1);
+    let contrast_structure = (cov * 2.0 + C2) / (vx + vy + C2);
+    (luminance, contrast_structure)
 }
 
 #[cfg(test)]
@@ -442,6 +492,50 @@ mod tests {
         for v in s.into_data().try_to_vec::<f32>().unwrap() {
             assert!((v - 1.0).abs() < 1e-5, "{v}");
         }
+    }
+
+    /// The MS-SSIM loss term agrees with the MS-SSIM metric (itself checked against
+    /// pytorch_msssim) on two photo-like images, one of odd sides (the pooling's padding), and
+    /// its gradient is finite.
+    #[test]
+    fn ms_ssim_matches_the_metric_and_has_a_gradient() {
+        let device = Device::flex();
+        let to_tensor = |img: &image::RgbImage| {
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let mut planar = vec![0f32; 3 * w * h];
+            for (i, p) in img.pixels().enumerate() {
+                for c in 0..3 {
+                    planar[c * w * h + i] = p[c] as f32 / 255.0;
+                }
+            }
+            Tensor::<4>::from_data(TensorData::new(planar, [1, 3, h, w]), &device)
+        };
+        for (w, h) in [(176u32, 168u32), (171, 165)] {
+            let a = image::RgbImage::from_fn(w, h, |x, y| {
+                let v = |k: u32| ((x * k + y * (7 - k) + (x * y) % 23) % 256) as u8;
+                image::Rgb([v(1), v(2), v(3)])
+            });
+            let b = image::RgbImage::from_fn(w, h, |x, y| {
+                let p = a.get_pixel(x, y);
+                let d = ((x * 31 + y * 17) % 41) as i32 - 20;
+                image::Rgb(p.0.map(|c| (c as i32 + d).clamp(0, 255) as u8))
+            });
+            let want = crate::metrics::msssim::ms_ssim(&a, &b).unwrap();
+            let got = ms_ssim(to_tensor(&a), to_tensor(&b)).into_scalar::<f32>() as f64;
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{w}x{h}: {got} vs the metric's {want}"
+            );
+            assert!(want > 0.3 && want < 0.99, "{want}: the pair tests nothing");
+        }
+        let ad = device.clone().autodiff();
+        ad.seed(5);
+        let y = Tensor::<4>::random([2, 3, 161, 161], Distribution::Uniform(0.0, 1.0), &ad);
+        let noise = Tensor::<4>::random([2, 3, 161, 161], Distribution::Normal(0.0, 0.05), &ad);
+        let x = (y.clone() * 0.8 + noise + 0.1).detach().require_grad();
+        let grads = ms_ssim(x.clone(), y).backward();
+        let g: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0));
     }
 
     /// The tensor CIELAB agrees with the per-pixel one the ΔE00 metric uses (itself checked

@@ -525,3 +525,63 @@ fn bf16_training_follows_f32_on_flex() {
 fn bf16_training_follows_f32_on_libtorch() {
     bf16_follows_f32("libtorch");
 }
+
+#[test]
+fn fine_tuning_starts_from_the_given_weights_and_refuses_another_model() {
+    let s = setup(2);
+    let never = AtomicBool::new(false);
+    let src = s.root.join("src");
+    train(&load(&s, &["train.seed=7"]), &opts(&src), &never).unwrap();
+    let parent = src.join("tiny/last.ckpt");
+    let (_, from) = common::weights(&parent);
+    let init = format!("train.init_from=\"{}\"", parent.display());
+
+    // One step at a learning rate too small to move a weight by 1e-6: the run's weights are
+    // its parent's. Without `init_from` the same run starts from fresh (seed 11) weights.
+    let moved = |sets: &[&str], dir: &str| {
+        let d = s.root.join(dir);
+        let mut sets = sets.to_vec();
+        sets.extend(["train.steps=1", "train.lr=1e-9", "train.min_lr=0"]);
+        train(&load(&s, &sets), &opts(&d), &never).unwrap();
+        let (_, w) = common::weights(&d.join("tiny/last.ckpt"));
+        w.iter()
+            .zip(&from)
+            .map(|(a, b)| (f32::from_bits(*a) - f32::from_bits(*b)).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let tuned = moved(&[&init], "tuned");
+    assert!(
+        tuned < 1e-6,
+        "fine-tuned weights moved {tuned} from the parent's"
+    );
+    let fresh = moved(&[], "fresh");
+    assert!(fresh > 1e-3, "a fresh run is {fresh} from the parent");
+    let again = Experiment::load(&s.root.join("tuned/tiny/config.toml"), &[]).unwrap();
+    assert_eq!(again.train.init_from.as_deref(), Some(parent.as_path()));
+
+    // Another model, or no file: refused, naming the field, before anything is written.
+    let err = train(
+        &load(&s, &[&init, "model.latent_channels=5"]),
+        &opts(&s.root.join("other")),
+        &never,
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("train.init_from") && msg.contains("model.latent_channels"),
+        "{msg}"
+    );
+    let err = train(
+        &load(&s, &["train.init_from=\"no/such.ckpt\""]),
+        &opts(&s.root.join("missing")),
+        &never,
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("train.init_from") && msg.contains("no/such.ckpt"),
+        "{msg}"
+    );
+    assert!(!s.root.join("other/tiny/last.ckpt").exists());
+    assert!(!s.root.join("missing/tiny/last.ckpt").exists());
+}

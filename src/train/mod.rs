@@ -248,6 +248,14 @@ pub fn train(
         best = ckpt.meta.best_val_loss;
         eprintln!("resuming {} at step {start}", files.last().display());
     } else {
+        if let Some(init) = &exp.train.init_from {
+            model = initial_weights(init, exp, &ad)?;
+            eprintln!(
+                "{}: starting from the weights of {}",
+                exp.name(),
+                init.display()
+            );
+        }
         if files.dir.exists() {
             for f in [
                 files.last(),
@@ -470,6 +478,24 @@ pub fn model_from_checkpoint(
                 path.display()
             )
         })
+}
+
+/// The weights a fine-tuning run starts from (`train.init_from`): the checkpoint's model, which
+/// must be the experiment's own.
+fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Autoencoder> {
+    let ckpt = Checkpoint::load(path).context("train.init_from")?;
+    let diff: Vec<String> = differing_keys(&ckpt.meta.experiment, exp)
+        .into_iter()
+        .filter(|k| k.starts_with("model."))
+        .collect();
+    if !diff.is_empty() {
+        bail!(
+            "train.init_from: {} holds a different model ({}); fine-tuning needs the same [model]",
+            path.display(),
+            diff.join(", ")
+        );
+    }
+    model_from_checkpoint(&ckpt, path, device)
 }
 
 fn check_resumable(old: &Experiment, new: &Experiment, path: &Path) -> Result<()> {
