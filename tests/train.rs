@@ -560,28 +560,21 @@ fn fine_tuning_starts_from_the_given_weights_and_refuses_another_model() {
     assert_eq!(again.train.init_from.as_deref(), Some(parent.as_path()));
 
     // Another model, or no file: refused, naming the field, before anything is written.
-    let err = train(
-        &load(&s, &[&init, "model.latent_channels=5"]),
-        &opts(&s.root.join("other")),
-        &never,
-    )
-    .unwrap_err();
-    let msg = format!("{err:#}");
-    assert!(
-        msg.contains("train.init_from") && msg.contains("model.latent_channels"),
-        "{msg}"
-    );
-    let err = train(
-        &load(&s, &["train.init_from=\"no/such.ckpt\""]),
-        &opts(&s.root.join("missing")),
-        &never,
-    )
-    .unwrap_err();
-    let msg = format!("{err:#}");
-    assert!(
-        msg.contains("train.init_from") && msg.contains("no/such.ckpt"),
-        "{msg}"
-    );
-    assert!(!s.root.join("other/tiny/last.ckpt").exists());
-    assert!(!s.root.join("missing/tiny/last.ckpt").exists());
+    let other = [init.as_str(), "model.latent_channels=5"];
+    for (sets, dir, names) in [
+        (&other[..], "other", "model.latent_channels"),
+        (
+            &["train.init_from=\"no/such.ckpt\""][..],
+            "missing",
+            "no/such.ckpt",
+        ),
+    ] {
+        let err = train(&load(&s, sets), &opts(&s.root.join(dir)), &never).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("train.init_from") && msg.contains(names),
+            "{msg}"
+        );
+        assert!(!s.root.join(dir).join("tiny/last.ckpt").exists());
+    }
 }
