@@ -348,9 +348,10 @@ pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
     let (mut x, mut y) = (x, y);
     let mut product: Option<Tensor<2>> = None;
     for (scale, weight) in weights.iter().enumerate() {
-        let (l, cs) = ssim_parts(x.clone(), y.clone());
+        let [l_num, l_den, cs_num, cs_den] = ssim_parts(x.clone(), y.clone());
+        let cs = cs_num / cs_den;
         let last = scale + 1 == weights.len();
-        let map = if last { l * cs } else { cs };
+        let map = if last { l_num / l_den * cs } else { cs };
         let [_, _, h, w] = map.dims();
         // The metric clips at 0; a floor just above it keeps the power's gradient finite.
         let mean = map
@@ -377,12 +378,13 @@ pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
 }
 
 fn ssim_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
-    let (l, cs) = ssim_parts(x, y);
-    l * cs
+    // One division, in the order SSIM was always computed here, so SSIM-trained runs repeat.
+    let [l_num, l_den, cs_num, cs_den] = ssim_parts(x, y);
+    (l_num * cs_num) / (l_den * cs_den)
 }
 
-/// SSIM's luminance and contrast-structure maps, whose product is its map.
-fn ssim_parts(x: Tensor<4>, y: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+/// Numerators and denominators of SSIM's luminance and contrast-structure maps.
+fn ssim_parts(x: Tensor<4>, y: Tensor<4>) -> [Tensor<4>; 4] {
     const C1: f64 = 0.01 * 0.01;
     const C2: f64 = 0.03 * 0.03;
     let [_, c, _, _] = x.dims();
@@ -418,9 +420,7 @@ fn ssim_parts(x: Tensor<4>, y: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
     let mx2 = mx.clone() * mx.clone();
     let my2 = my.clone() * my.clone();
     let mxy = mx.clone() * my.clone();
-    let luminance = (mxy * 2.0 + C1) / (mx2 + my2 + C1);
-    let contrast_structure = (cov * 2.0 + C2) / (vx + vy + C2);
-    (luminance, contrast_structure)
+    [mxy * 2.0 + C1, mx2 + my2 + C1, cov * 2.0 + C2, vx + vy + C2]
 }
 
 #[cfg(test)]
