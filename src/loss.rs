@@ -345,8 +345,8 @@ pub fn ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
 pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
     let [b, c, _, _] = x.dims();
     let weights = crate::metrics::msssim::MS_SSIM_WEIGHTS;
+    let mut product = Tensor::<2>::ones([b, c], &x.device());
     let (mut x, mut y) = (x, y);
-    let mut product: Option<Tensor<2>> = None;
     for (scale, weight) in weights.iter().enumerate() {
         let [l_num, l_den, cs_num, cs_den] = ssim_parts(x.clone(), y.clone());
         let cs = cs_num / cs_den;
@@ -359,11 +359,7 @@ pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
             .mean_dim(2)
             .reshape([b, c])
             .clamp_min(1e-6);
-        let factor = mean.powf_scalar(*weight);
-        product = Some(match product {
-            Some(p) => p * factor,
-            None => factor,
-        });
+        product = product * mean.powf_scalar(*weight);
         if !last {
             let [_, _, h, w] = x.dims();
             let pool = AvgPoolOptions::new([2, 2]).with_padding([h % 2, w % 2]);
@@ -371,10 +367,7 @@ pub fn ms_ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
             y = avg_pool2d(y, pool);
         }
     }
-    // Five scales, so the product is always there; the fallback only keeps this panic-free.
-    product
-        .map(|p| p.mean())
-        .unwrap_or_else(|| Tensor::ones([1], &x.device()))
+    product.mean()
 }
 
 fn ssim_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
@@ -499,17 +492,8 @@ mod tests {
     /// its gradient is finite.
     #[test]
     fn ms_ssim_matches_the_metric_and_has_a_gradient() {
+        use crate::data::batches::image_to_tensor;
         let device = Device::flex();
-        let to_tensor = |img: &image::RgbImage| {
-            let (w, h) = (img.width() as usize, img.height() as usize);
-            let mut planar = vec![0f32; 3 * w * h];
-            for (i, p) in img.pixels().enumerate() {
-                for c in 0..3 {
-                    planar[c * w * h + i] = p[c] as f32 / 255.0;
-                }
-            }
-            Tensor::<4>::from_data(TensorData::new(planar, [1, 3, h, w]), &device)
-        };
         for (w, h) in [(176u32, 168u32), (171, 165)] {
             let a = image::RgbImage::from_fn(w, h, |x, y| {
                 let v = |k: u32| ((x * k + y * (7 - k) + (x * y) % 23) % 256) as u8;
@@ -521,7 +505,8 @@ mod tests {
                 image::Rgb(p.0.map(|c| (c as i32 + d).clamp(0, 255) as u8))
             });
             let want = crate::metrics::msssim::ms_ssim(&a, &b).unwrap();
-            let got = ms_ssim(to_tensor(&a), to_tensor(&b)).into_scalar::<f32>() as f64;
+            let got = ms_ssim(image_to_tensor(&a, &device), image_to_tensor(&b, &device))
+                .into_scalar::<f32>() as f64;
             assert!(
                 (got - want).abs() < 1e-4,
                 "{w}x{h}: {got} vs the metric's {want}"
