@@ -444,6 +444,29 @@ pub struct TrainConfig {
     /// Left out when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
+    /// Which weights learn: `all`, or `decoder` (with `init_from`): the encoder and the
+    /// entropy model stay as loaded, and the decoder learns from the latent exactly as the
+    /// codec hands it over (rounded), so a model's files keep their bytes and only their
+    /// reconstruction changes. Left out when `all`.
+    #[serde(skip_serializing_if = "Trainable::is_default")]
+    pub trainable: Trainable,
+}
+
+/// The weights a run trains (`train.trainable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trainable {
+    /// Every weight.
+    #[default]
+    All,
+    /// The decoder (synthesis) alone, on the rounded latent.
+    Decoder,
+}
+
+impl Trainable {
+    fn is_default(&self) -> bool {
+        *self == Trainable::default()
+    }
 }
 
 impl TrainConfig {
@@ -502,6 +525,7 @@ impl Default for TrainConfig {
             clip_grad_norm: None,
             adam_epsilon: None,
             init_from: None,
+            trainable: Trainable::All,
         }
     }
 }
@@ -882,6 +906,14 @@ impl Experiment {
             && !(e > 0.0 && e < 1.0)
         {
             return err("train.adam_epsilon", format!("{e} is out of range (0, 1)"));
+        }
+        if t.trainable == Trainable::Decoder && t.init_from.is_none() {
+            return err(
+                "train.trainable",
+                "\"decoder\" trains a decoder for a trained encoder: set train.init_from to \
+                 that model's checkpoint"
+                    .into(),
+            );
         }
         if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
             return err(

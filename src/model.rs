@@ -290,10 +290,31 @@ impl Autoencoder {
     }
 
     /// An inference pass as the codec runs it: the latent rounded (with an entropy model),
-    /// and the rate its bins cost under the entropy model, in bits per pixel. With a
-    /// hyperprior, `z` is rounded, and `y` is coded as `round(y - μ)`, so the decoder sees
-    /// `round(y - μ) + μ`.
+    /// and the rate its bins cost under the entropy model, in bits per pixel.
     pub fn forward_quantized(&self, x: Tensor<4>) -> (Tensor<4>, Option<Rate>) {
+        let (y, rate) = self.quantized_latent(x);
+        (self.decode(y), rate)
+    }
+
+    /// A training pass for the decoder alone (`train.trainable = "decoder"`): the latent
+    /// exactly as the codec hands it to the decoder, cut from the graph, so that only the
+    /// decoder gets gradients and it learns from what it will see in a file (no noise
+    /// stands in for rounding). The rate is the files', a constant here. The latent is
+    /// computed without autodiff: a detached graph is never freed by a backward pass, and
+    /// kept the encoder's every step (24 GB by step 350).
+    pub fn forward_decoder_train(&self, x: Tensor<4>) -> (Tensor<4>, Option<Rate>) {
+        let (y, rate) = self.valid().quantized_latent(x.inner());
+        let rate = rate.map(|r| Rate {
+            latent: r.latent.autodiff(),
+            side: r.side.map(|s| s.autodiff()),
+        });
+        (self.decode(y.autodiff()), rate)
+    }
+
+    /// The latent as the decoder gets it from the codec, and its rate in bits per pixel.
+    /// With a hyperprior, `z` is rounded, and `y` is coded as `round(y - μ)`, so the decoder
+    /// sees `round(y - μ) + μ`. Without an entropy model, the latent as is.
+    fn quantized_latent(&self, x: Tensor<4>) -> (Tensor<4>, Option<Rate>) {
         let [b, _, h, w] = x.dims();
         let pixels = (b * h * w) as f64;
         let y = self.encode(x);
@@ -304,7 +325,7 @@ impl Autoencoder {
                     latent: prior.bits(y.clone()) / pixels,
                     side: None,
                 };
-                (self.decode(y), Some(rate))
+                (y, Some(rate))
             }
             (None, Some(hyper)) => {
                 let z = hyper.analyse(y.clone()).round();
@@ -315,9 +336,9 @@ impl Autoencoder {
                     latent: Hyperprior::latent_bits(y.clone(), &params) / pixels,
                     side: Some(side),
                 };
-                (self.decode(y), Some(rate))
+                (y, Some(rate))
             }
-            (None, None) => (self.decode(y), None),
+            (None, None) => (y, None),
         }
     }
 

@@ -578,3 +578,53 @@ fn fine_tuning_starts_from_the_given_weights_and_refuses_another_model() {
         assert!(!s.root.join(dir).join("tiny/last.ckpt").exists());
     }
 }
+
+/// `train.trainable = "decoder"`: the encoder and the entropy model keep their parent's
+/// weights, so a file's latents and bits are the parent's; only the reconstruction changes.
+#[test]
+fn decoder_tuning_keeps_the_latents_and_bits_and_changes_the_reconstruction() {
+    let s = setup(4);
+    let never = AtomicBool::new(false);
+    let hyper = ["model.entropy=hyperprior", "loss.rate=0.01"];
+    train(&load(&s, &hyper), &opts(&s.root.join("parent")), &never).unwrap();
+    let parent = s.root.join("parent/tiny/last.ckpt");
+    let init = format!("train.init_from=\"{}\"", parent.display());
+    let mut sets = hyper.to_vec();
+    sets.extend([init.as_str(), "train.trainable=decoder"]);
+    train(&load(&s, &sets), &opts(&s.root.join("dec")), &never).unwrap();
+
+    let device = Device::flex();
+    let model =
+        |p: &Path| model_from_checkpoint(&Checkpoint::load(p).unwrap(), p, &device).unwrap();
+    let (before, after) = (model(&parent), model(&s.root.join("dec/tiny/last.ckpt")));
+    let x = niclab::data::batches::image_to_tensor(&common::synthetic_photo(32, 32, 3), &device);
+    let bits = |t: burn::tensor::Tensor<4>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        bits(before.encode(x.clone())) == bits(after.encode(x.clone())),
+        "the encoder trained"
+    );
+    let ((r0, rate0), (r1, rate1)) = (
+        before.forward_quantized(x.clone()),
+        after.forward_quantized(x),
+    );
+    let total = |r: Option<niclab::model::Rate>| r.unwrap().total().into_scalar::<f32>().to_bits();
+    assert_eq!(total(rate0), total(rate1), "the entropy model trained");
+    let moved = (r0 - r1).abs().max().into_scalar::<f32>();
+    assert!(
+        moved > 1e-4,
+        "the decoder did not train: reconstructions {moved} apart"
+    );
+
+    // Without a model to start from there is nothing to keep: refused, naming the field.
+    let sets: Vec<String> = vec!["train.trainable=decoder".into()];
+    let err = Experiment::load(&s.file, &sets).unwrap_err();
+    assert!(format!("{err:#}").contains("train.trainable"), "{err:#}");
+}

@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 
 use crate::backend;
-use crate::config::{Experiment, Precision};
+use crate::config::{Experiment, Precision, Trainable};
 use crate::data::batches::Batch;
 use crate::loss::{HybridLoss, TermValues};
 use crate::model::Autoencoder;
@@ -37,6 +37,7 @@ struct Replica {
 pub struct Replicas {
     replicas: Vec<Replica>,
     precision: Precision,
+    trainable: Trainable,
     rate_weight: f64,
 }
 
@@ -66,6 +67,7 @@ impl Replicas {
         Ok(Self {
             replicas,
             precision: exp.train.precision,
+            trainable: exp.train.trainable,
             rate_weight: exp.loss.rate,
         })
     }
@@ -98,11 +100,17 @@ impl Replicas {
             if poison {
                 x = x * f32::NAN;
             }
+            let pass = |m: &Autoencoder, x: Tensor<4>| match self.trainable {
+                Trainable::All => m.forward_train(x, noise_seed(i)),
+                Trainable::Decoder => m.forward_decoder_train(x),
+            };
             let (recon, rate) = match self.precision {
-                Precision::F32 => copy.forward_train(x.clone(), noise_seed(i)),
+                Precision::F32 => pass(&copy, x.clone()),
                 Precision::Bf16 => {
-                    let (recon, rate) = cast(&copy, FloatDType::BF16)
-                        .forward_train(x.clone().cast(FloatDType::BF16), noise_seed(i));
+                    let (recon, rate) = pass(
+                        &cast(&copy, FloatDType::BF16),
+                        x.clone().cast(FloatDType::BF16),
+                    );
                     (recon.cast(FloatDType::F32), rate)
                 }
             };
