@@ -598,15 +598,7 @@ fn decoder_tuning_keeps_the_latents_and_bits_and_changes_the_reconstruction() {
         |p: &Path| model_from_checkpoint(&Checkpoint::load(p).unwrap(), p, &device).unwrap();
     let (before, after) = (model(&parent), model(&s.root.join("dec/tiny/last.ckpt")));
     let x = niclab::data::batches::image_to_tensor(&common::synthetic_photo(32, 32, 3), &device);
-    let bits = |t: burn::tensor::Tensor<4>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>()
-    };
+    let bits = common::tensor_bits::<4>;
     assert!(
         bits(before.encode(x.clone())) == bits(after.encode(x.clone())),
         "the encoder trained"

@@ -33,14 +33,7 @@ pub fn same_latents_on_both_backends(
             let refs: Vec<&RgbImage> = chunk.iter().collect();
             let (files, latent) =
                 compress_batch(&encoder, &from.coder, &refs, &from.device).unwrap();
-            let meant: Vec<u32> = latent
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .unwrap()
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
+            let meant = super::tensor_bits(latent);
             let per = meant.len() / files.len();
             for (k, file) in files.iter().enumerate() {
                 let (_, got) = to.coder.decode(file).unwrap();

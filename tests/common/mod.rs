@@ -163,6 +163,17 @@ pub fn weights(path: &Path) -> (u64, Vec<u32>) {
     (ck.meta.step, bits)
 }
 
+/// A tensor's values as f32 bit patterns, for exact comparisons.
+pub fn tensor_bits<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<u32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
 /// Starts `cmd`, waits until the CSV `log` has more than `rows` rows, sends it Ctrl-C
 /// (SIGINT), and checks that it stopped with status 130 and without a panic.
 pub fn interrupt_after_rows(
