@@ -21,6 +21,7 @@ use image::RgbImage;
 use crate::codec::files::Session;
 use crate::codec::finalize::tables_path;
 use crate::config::{Backend, DeviceSpec, Entropy, Experiment, parse_located};
+use crate::data::batches::closing_crops;
 use crate::digest::sha256_hex;
 use crate::eval::load_images;
 use crate::eval::source::ModelSource;
@@ -379,24 +380,51 @@ impl Scorer {
 }
 
 /// Training wall seconds of the run in `run_dir`, added up from its `metrics.csv` (each row's
-/// steps times the batch over its images per second); `None` without a readable file.
-pub fn training_seconds(run_dir: &Path, batch_size: usize) -> Option<f64> {
+/// steps times the crops of a step, `crops_at(step, last)` for the 0-based step and the
+/// file's last step, over its images per second); `None` without a readable file.
+pub fn training_seconds(run_dir: &Path, crops_at: impl Fn(u64, u64) -> usize) -> Option<f64> {
     let text = fs::read_to_string(run_dir.join("metrics.csv")).ok()?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next()?.split(',').collect();
     let step_col = header.iter().position(|h| *h == "step")?;
     let ips_col = header.iter().position(|h| *h == "images_per_sec")?;
-    let (mut total, mut last) = (0.0, 0u64);
+    let mut rows = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
         let step: u64 = cells.get(step_col)?.parse().ok()?;
         let ips: f64 = cells.get(ips_col)?.parse().ok()?;
+        rows.push((step, ips));
+    }
+    let end = rows.last()?.0;
+    let (mut total, mut last) = (0.0, 0u64);
+    for (step, ips) in rows {
         if ips > 0.0 && step > last {
-            total += (step - last) as f64 * batch_size as f64 / ips;
+            total += (step - last) as f64 * crops_at(step - 1, end) as f64 / ips;
         }
         last = step;
     }
     (total > 0.0).then_some(total)
+}
+
+/// The crops an optimiser step of `exp` trained on, given the run's last step: fewer, larger
+/// ones in its closing steps (`data.final_crop_size`), whose rows in `metrics.csv` count
+/// those crops a second. The run's length is `train.steps`, or (with `train.epochs`) where
+/// its metrics end.
+fn crops_per_step(exp: &Experiment) -> impl Fn(u64, u64) -> usize {
+    let batch = exp.train.batch_size;
+    let steps = exp.train.steps.filter(|_| exp.train.epochs.is_none());
+    let closing = exp
+        .data
+        .final_crop_size
+        .zip(exp.data.final_crop_steps)
+        .map(|(side, n)| {
+            let devices = exp.train.replica_devices().len();
+            (n, closing_crops(batch, exp.data.crop_size, side, devices))
+        });
+    move |step, end| match closing {
+        Some((n, crops)) if step >= steps.unwrap_or(end).saturating_sub(n) => crops,
+        _ => batch,
+    }
 }
 
 /// Adds (or replaces) a trained run in the zoo: its checkpoint without optimiser state, set
@@ -427,7 +455,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     let seconds = source
         .path
         .parent()
-        .and_then(|d| training_seconds(d, meta.experiment.train.batch_size));
+        .and_then(|d| training_seconds(d, crops_per_step(&meta.experiment)));
     as_shipped(&mut meta.experiment);
     // A codec's reports (eval, rd) label it by its experiment's name: make that the zoo's.
     // Not a paper model's, which a study matches against its own experiment, name included.
@@ -623,4 +651,36 @@ pub fn model_of_file(input: &Path, checkpoints: &Path) -> Result<PathBuf> {
         dir.display(),
         checkpoints.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of 40 steps of 8 crops of 128x128 whose last 20 take two of 256x256: its rows
+    /// count closing crops a second, so those steps must be timed by 2 crops, not the batch.
+    #[test]
+    fn training_time_counts_the_closing_steps_crops() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("metrics.csv"),
+            "step,loss,images_per_sec\n10,1,10\n20,1,10\n30,1,2.5\n40,1,2.5\n",
+        )
+        .unwrap();
+        let text = "[data]\ncrop_size = 128\nfinal_crop_size = 256\nfinal_crop_steps = 20\n\
+                    [train]\nsteps = 40\nbatch_size = 8\n";
+        let exp = Experiment::parse(text, Path::new("x.toml"), &[]).unwrap();
+        // 20 steps x 8 crops / 10 a second, then 20 x 2 / 2.5.
+        let secs = training_seconds(dir.path(), crops_per_step(&exp)).unwrap();
+        assert!((secs - 32.0).abs() < 1e-9, "{secs} s");
+        // With epochs the run ends where its metrics do: the same here.
+        let exp = Experiment::parse(
+            &text.replace("steps = 40", "epochs = 1"),
+            Path::new("x.toml"),
+            &[],
+        )
+        .unwrap();
+        let secs = training_seconds(dir.path(), crops_per_step(&exp)).unwrap();
+        assert!((secs - 32.0).abs() < 1e-9, "{secs} s");
+    }
 }

@@ -219,13 +219,9 @@ impl TrainingData {
         let Some((side, steps)) = self.final_crops else {
             return;
         };
-        let pixels = self.batch_size * self.side * self.side;
-        let crops = pixels
-            .div_ceil(side * side)
-            .next_multiple_of(multiple.max(1));
         self.closing = Some(Closing {
             side,
-            crops: crops.min(self.batch_size),
+            crops: closing_crops(self.batch_size, self.side, side, multiple),
             from: total.saturating_sub(steps),
         });
     }
@@ -284,6 +280,16 @@ impl TrainingData {
             .map(|c| Batch::from_crops(c, c[0].width() as usize))
             .collect()
     }
+}
+
+/// Crops of a closing step (`data.final_crop_size`): the pixels of `batch_size` crops of
+/// `side`, in crops of `final_side`, rounded up to a multiple of `multiple` (the devices that
+/// share a step), never more than `batch_size`.
+pub fn closing_crops(batch_size: usize, side: usize, final_side: usize, multiple: usize) -> usize {
+    (batch_size * side * side)
+        .div_ceil(final_side * final_side)
+        .next_multiple_of(multiple.max(1))
+        .min(batch_size)
 }
 
 #[cfg(test)]
