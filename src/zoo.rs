@@ -379,10 +379,11 @@ impl Scorer {
     }
 }
 
-/// Training wall seconds of the run in `run_dir`, added up from its `metrics.csv` (each row's
-/// steps times the crops of a step, `crops_at(step, last)` for the 0-based step and the
-/// file's last step, over its images per second); `None` without a readable file.
-pub fn training_seconds(run_dir: &Path, crops_at: impl Fn(u64, u64) -> usize) -> Option<f64> {
+/// Training wall seconds of the run in `run_dir`, trained with `exp`, added up from its
+/// `metrics.csv`: each row's steps times the crops of such a step over its images per second.
+/// A closing step (`data.final_crop_size`) takes fewer, larger crops, and its rows count those
+/// a second. `None` without a readable file.
+pub fn training_seconds(run_dir: &Path, exp: &Experiment) -> Option<f64> {
     let text = fs::read_to_string(run_dir.join("metrics.csv")).ok()?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next()?.split(',').collect();
@@ -395,36 +396,37 @@ pub fn training_seconds(run_dir: &Path, crops_at: impl Fn(u64, u64) -> usize) ->
         let ips: f64 = cells.get(ips_col)?.parse().ok()?;
         rows.push((step, ips));
     }
+    // The run's length: `train.steps`, or (sized by `train.epochs`) where its metrics end.
     let end = rows.last()?.0;
-    let (mut total, mut last) = (0.0, 0u64);
-    for (step, ips) in rows {
-        if ips > 0.0 && step > last {
-            total += (step - last) as f64 * crops_at(step - 1, end) as f64 / ips;
-        }
-        last = step;
-    }
-    (total > 0.0).then_some(total)
-}
-
-/// The crops an optimiser step of `exp` trained on, given the run's last step: fewer, larger
-/// ones in its closing steps (`data.final_crop_size`), whose rows in `metrics.csv` count
-/// those crops a second. The run's length is `train.steps`, or (with `train.epochs`) where
-/// its metrics end.
-fn crops_per_step(exp: &Experiment) -> impl Fn(u64, u64) -> usize {
+    let total = exp
+        .train
+        .steps
+        .filter(|_| exp.train.epochs.is_none())
+        .unwrap_or(end);
     let batch = exp.train.batch_size;
-    let steps = exp.train.steps.filter(|_| exp.train.epochs.is_none());
     let closing = exp
         .data
         .final_crop_size
         .zip(exp.data.final_crop_steps)
         .map(|(side, n)| {
             let devices = exp.train.replica_devices().len();
-            (n, closing_crops(batch, exp.data.crop_size, side, devices))
+            (
+                total.saturating_sub(n),
+                closing_crops(batch, exp.data.crop_size, side, devices),
+            )
         });
-    move |step, end| match closing {
-        Some((n, crops)) if step >= steps.unwrap_or(end).saturating_sub(n) => crops,
+    let crops_at = |step: u64| match closing {
+        Some((from, crops)) if step >= from => crops,
         _ => batch,
+    };
+    let (mut secs, mut last) = (0.0, 0u64);
+    for (step, ips) in rows {
+        if ips > 0.0 && step > last {
+            secs += (step - last) as f64 * crops_at(step - 1) as f64 / ips;
+        }
+        last = step;
     }
+    (secs > 0.0).then_some(secs)
 }
 
 /// Adds (or replaces) a trained run in the zoo: its checkpoint without optimiser state, set
@@ -455,7 +457,7 @@ pub fn add(run: &Path, opts: &AddOptions) -> Result<Entry> {
     let seconds = source
         .path
         .parent()
-        .and_then(|d| training_seconds(d, crops_per_step(&meta.experiment)));
+        .and_then(|d| training_seconds(d, &meta.experiment));
     as_shipped(&mut meta.experiment);
     // A codec's reports (eval, rd) label it by its experiment's name: make that the zoo's.
     // Not a paper model's, which a study matches against its own experiment, name included.
@@ -671,7 +673,7 @@ mod tests {
                     [train]\nsteps = 40\nbatch_size = 8\n";
         let exp = Experiment::parse(text, Path::new("x.toml"), &[]).unwrap();
         // 20 steps x 8 crops / 10 a second, then 20 x 2 / 2.5.
-        let secs = training_seconds(dir.path(), crops_per_step(&exp)).unwrap();
+        let secs = training_seconds(dir.path(), &exp).unwrap();
         assert!((secs - 32.0).abs() < 1e-9, "{secs} s");
         // With epochs the run ends where its metrics do: the same here.
         let exp = Experiment::parse(
@@ -680,7 +682,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let secs = training_seconds(dir.path(), crops_per_step(&exp)).unwrap();
+        let secs = training_seconds(dir.path(), &exp).unwrap();
         assert!((secs - 32.0).abs() < 1e-9, "{secs} s");
     }
 }
