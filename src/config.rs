@@ -450,6 +450,12 @@ pub struct TrainConfig {
     /// reconstruction changes. Left out when `all`.
     #[serde(skip_serializing_if = "Trainable::is_default")]
     pub trainable: Trainable,
+    /// What the decoder sees of the latent when every weight trains: `noisy` (the latent
+    /// plus the U(-½, ½) noise the rate is measured on), or `rounded`: the latent as the
+    /// codec rounds it, its gradient passed straight through, while the rate stays on the
+    /// noisy latent (Minnen & Singh 2020's mixed quantisation). Left out when `noisy`.
+    #[serde(skip_serializing_if = "DecoderInput::is_default")]
+    pub decoder_input: DecoderInput,
 }
 
 /// The weights a run trains (`train.trainable`).
@@ -466,6 +472,23 @@ pub enum Trainable {
 impl Trainable {
     fn is_default(&self) -> bool {
         *self == Trainable::default()
+    }
+}
+
+/// The latent the decoder trains on (`train.decoder_input`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecoderInput {
+    /// The noisy latent, as the rate term sees it.
+    #[default]
+    Noisy,
+    /// `round(y - μ) + μ` (μ = 0 under a factorized prior), the gradient of `y`.
+    Rounded,
+}
+
+impl DecoderInput {
+    fn is_default(&self) -> bool {
+        *self == DecoderInput::default()
     }
 }
 
@@ -526,6 +549,7 @@ impl Default for TrainConfig {
             adam_epsilon: None,
             init_from: None,
             trainable: Trainable::All,
+            decoder_input: DecoderInput::Noisy,
         }
     }
 }
@@ -915,6 +939,24 @@ impl Experiment {
                     .into(),
             );
         }
+        if t.decoder_input == DecoderInput::Rounded {
+            if m.entropy == Entropy::None {
+                return err(
+                    "train.decoder_input",
+                    "\"rounded\" rounds the latent as the codec does, which needs an entropy \
+                     model: set model.entropy = \"factorized\" or \"hyperprior\""
+                        .into(),
+                );
+            }
+            if t.trainable == Trainable::Decoder {
+                return err(
+                    "train.decoder_input",
+                    "\"rounded\" is for train.trainable = \"all\"; a decoder trained alone \
+                     always sees the rounded latent"
+                        .into(),
+                );
+            }
+        }
         if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
             return err(
                 "train.min_lr",
@@ -1173,6 +1215,49 @@ mod tests {
         // ReLU models' [model] section (which the codec's weights digest hashes) is unchanged.
         let e = parse("[model]\npairs = 3\n", &[]).unwrap();
         assert!(!toml::to_string(&e).unwrap().contains("activation"));
+    }
+
+    #[test]
+    fn decoder_input_is_noisy_or_rounded_and_rounded_needs_an_entropy_model() {
+        let hyper = "[model]\nentropy = \"hyperprior\"\n[loss]\nmse = 1.0\nrate = 0.01\n";
+        let e = parse(hyper, &["train.decoder_input=\"rounded\""]).unwrap();
+        assert_eq!(e.train.decoder_input, DecoderInput::Rounded);
+        assert_eq!(parse(&e.to_toml(), &[]).unwrap(), e, "round trip");
+        assert!(
+            !parse(hyper, &[])
+                .unwrap()
+                .to_toml()
+                .contains("decoder_input"),
+            "absent when noisy, so older runs' configs are unchanged"
+        );
+        let err = parse(hyper, &["train.decoder_input=\"exact\""]).unwrap_err();
+        assert_eq!(err.origin, "--set train.decoder_input=\"exact\"");
+        assert!(
+            err.message.starts_with("unknown variant `exact`")
+                && err.message.contains("`noisy` or `rounded`"),
+            "{err}"
+        );
+        let err = parse("[train]\ndecoder_input = \"rounded\"\n", &[]).unwrap_err();
+        assert_eq!(err.origin, "x.toml:2:1");
+        assert!(
+            err.message.starts_with("train.decoder_input: ")
+                && err.message.contains("model.entropy"),
+            "{err}"
+        );
+        let err = parse(
+            hyper,
+            &[
+                "train.decoder_input=\"rounded\"",
+                "train.trainable=\"decoder\"",
+                "train.init_from=\"m.ckpt\"",
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            err.message.starts_with("train.decoder_input: ")
+                && err.message.contains("always sees the rounded latent"),
+            "{err}"
+        );
     }
 
     #[test]

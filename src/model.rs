@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::codec::hyperprior::Hyperprior;
 use crate::codec::prior::FactorizedPrior;
-use crate::config::{Activation, Entropy, Init, ModelConfig};
+use crate::config::{Activation, DecoderInput, Entropy, Init, ModelConfig};
 use crate::data::batches::mix_seed;
 use crate::gdn::Gdn;
 
@@ -256,9 +256,16 @@ impl Autoencoder {
     /// pixel. Rounding has no gradient, so training adds U(-½, ½) noise to the latent
     /// instead (Ballé et al. 2017): the noisy latent's density is the prior convolved with
     /// the noise, whose likelihoods are exactly what the bins of the rounded latent get, so
-    /// the rate term estimates the real code length. The decoder sees the same noisy latent.
-    /// The noise comes from `noise_seed` (no global generator: runs stay repeatable).
-    pub fn forward_train(&self, x: Tensor<4>, noise_seed: u64) -> (Tensor<4>, Option<Rate>) {
+    /// the rate term estimates the real code length. The decoder sees the same noisy latent,
+    /// or with [`DecoderInput::Rounded`] the latent rounded as the codec rounds it, the
+    /// gradient passed straight through. The noise comes from `noise_seed` (no global
+    /// generator: runs stay repeatable).
+    pub fn forward_train(
+        &self,
+        x: Tensor<4>,
+        noise_seed: u64,
+        input: DecoderInput,
+    ) -> (Tensor<4>, Option<Rate>) {
         let [b, _, h, w] = x.dims();
         let pixels = (b * h * w) as f64;
         let y = self.encode(x);
@@ -268,25 +275,33 @@ impl Autoencoder {
         let noisy = y.clone() + uniform_noise(y.dims(), noise_seed, &y);
         // The densities in f32 whatever the autoencoder's precision (a no-op for f32).
         let y32 = noisy.clone().cast(FloatDType::F32);
-        let rate = match (&self.prior, &self.hyper) {
-            (Some(prior), _) => Rate {
-                latent: prior.bits(y32) / pixels,
-                side: None,
-            },
+        let (rate, means) = match (&self.prior, &self.hyper) {
+            (Some(prior), _) => {
+                let rate = Rate {
+                    latent: prior.bits(y32) / pixels,
+                    side: None,
+                };
+                (rate, None)
+            }
             (None, Some(hyper)) => {
                 // z from the clean latent, as CompressAI's models do; its own noise seed.
-                let z = hyper.analyse(y.cast(FloatDType::F32));
+                let z = hyper.analyse(y.clone().cast(FloatDType::F32));
                 let z = z.clone() + uniform_noise(z.dims(), mix_seed(&[noise_seed, 0x2]), &z);
                 let side = hyper.prior().bits(z.clone()) / pixels;
                 let params = hyper.synthesise(z);
-                Rate {
+                let rate = Rate {
                     latent: Hyperprior::latent_bits(y32, &params) / pixels,
                     side: Some(side),
-                }
+                };
+                (rate, Some(params.means))
             }
             (None, None) => unreachable!("has_entropy_model"),
         };
-        (self.decode(noisy), Some(rate))
+        let latent = match input {
+            DecoderInput::Noisy => noisy,
+            DecoderInput::Rounded => straight_through_round(y, means),
+        };
+        (self.decode(latent), Some(rate))
     }
 
     /// An inference pass as the codec runs it: the latent rounded (with an entropy model),
@@ -371,6 +386,23 @@ pub struct EncoderLayer {
     pub pad: usize,
     /// Whether a ReLU follows.
     pub relu: bool,
+}
+
+/// `round(y - μ) + μ` (μ = 0 without a hyperprior) in value, `y` in gradient: the rounding
+/// is added as a constant, so the encoder learns as if the decoder had seen `y`, and the
+/// means get no gradient from the decoder (CompressAI's `quantize_ste`, as Minnen & Singh
+/// 2020 use it). Rounded in f32, whatever the autoencoder's precision, as the codec does.
+pub(crate) fn straight_through_round(y: Tensor<4>, means: Option<Tensor<4>>) -> Tensor<4> {
+    let dtype = FloatDType::from(y.dtype());
+    let clean = y.clone().inner().cast(FloatDType::F32);
+    let rounded = match means {
+        Some(m) => {
+            let m = m.inner();
+            (clean.clone() - m.clone()).round() + m
+        }
+        None => clean.clone().round(),
+    };
+    y + (rounded - clean).cast(dtype)
 }
 
 /// U(-½, ½) noise of `shape` from `seed`, in `like`'s dtype and on its device (no global
@@ -620,6 +652,82 @@ mod tests {
         // The latent layer (stride 1, 6 -> 4) keeps the first 4 channels.
         let w: Vec<f32> = m.encoder[2].weight.val().into_data().try_to_vec().unwrap();
         assert!(w.iter().filter(|v| **v > 0.9).count() == 4);
+    }
+
+    #[test]
+    fn straight_through_rounding_rounds_values_and_passes_gradients() {
+        let device = Device::flex().autodiff();
+        let y = [-1.7f32, -0.2, 0.3, 0.49, 1.6, 2.55];
+        let mu = [0.25f32, -0.4, 1.0, 0.0, -0.3, 0.1];
+        let t = |v: &[f32]| {
+            Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, 2, 3]), &device)
+                .require_grad()
+        };
+        let (yt, mt) = (t(&y), t(&mu));
+        let out = straight_through_round(yt.clone(), Some(mt.clone()));
+        let got: Vec<f32> = out.clone().into_data().try_to_vec().unwrap();
+        for ((g, y), m) in got.iter().zip(y).zip(mu) {
+            let want = (y - m).round() + m;
+            assert!((g - want).abs() < 1e-6, "{y} - {m}: got {g}, want {want}");
+        }
+        let grads = (out * 3.0).sum().backward();
+        let g: Vec<f32> = yt.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        assert_eq!(g, [3.0; 6], "the gradient of y passes straight through");
+        assert!(
+            mt.grad(&grads).is_none(),
+            "the means get none from the decoder"
+        );
+        // Without means (a factorized prior): round(y).
+        let got: Vec<f32> = straight_through_round(t(&y), None)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(got, [-2.0, 0.0, 0.0, 0.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn a_rounded_decoder_input_decodes_the_codec_latent_at_the_same_rate() {
+        let device = Device::flex();
+        device.seed(3);
+        let x = Tensor::<4>::random(
+            [2, 3, 32, 32],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let vec = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+        let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+        for entropy in [Entropy::Factorized, Entropy::Hyperprior] {
+            let c = ModelConfig {
+                entropy,
+                ..cfg(2, 2)
+            };
+            let m = Autoencoder::new(&c, &device, 5);
+            let (noisy, rn) = m.forward_train(x.clone(), 9, DecoderInput::Noisy);
+            let (rounded, rr) = m.forward_train(x.clone(), 9, DecoderInput::Rounded);
+            let (rn, rr) = (rn.unwrap(), rr.unwrap());
+            assert_eq!(
+                scalar(rn.latent),
+                scalar(rr.latent),
+                "{entropy:?}: same rate"
+            );
+            assert_eq!(
+                rn.side.map(scalar),
+                rr.side.map(scalar),
+                "{entropy:?}: same side rate"
+            );
+            let (noisy, rounded) = (vec(noisy), vec(rounded));
+            let moved = noisy.iter().zip(&rounded).map(|(a, b)| (a - b).abs());
+            assert!(
+                moved.fold(0.0, f32::max) > 1e-3,
+                "{entropy:?}: not the noisy latent"
+            );
+            if entropy == Entropy::Factorized {
+                // round(y), as the codec's files hand it to the decoder.
+                let codec = vec(m.forward_quantized(x.clone()).0);
+                let gap = codec.iter().zip(&rounded).map(|(a, b)| (a - b).abs());
+                assert!(gap.fold(0.0, f32::max) < 1e-5);
+            }
+        }
     }
 
     #[test]

@@ -100,6 +100,39 @@ fn resumed_libtorch_hyperprior_run_ends_with_the_same_weights_bit_for_bit() {
     ]);
 }
 
+/// `train.decoder_input = "rounded"` reaches the training step: from the same weights and
+/// noise the first step's rate is the noisy latent's either way, while the decoder's error
+/// is that of the rounded latent; and such a run resumes exactly.
+#[test]
+fn a_rounded_decoder_input_changes_the_distortion_not_the_rate_and_resumes() {
+    let hyper = ["model.entropy=hyperprior", "loss.rate=0.01"];
+    let first_row = |input: &str| {
+        let s = setup(1);
+        let mut sets = hyper.to_vec();
+        let set = format!("train.decoder_input={input}");
+        sets.push(&set);
+        let exp = load(&s, &sets);
+        let ckpts = s.root.join("c");
+        train(&exp, &opts(&ckpts), &AtomicBool::new(false)).unwrap();
+        let text = std::fs::read_to_string(ckpts.join("tiny/metrics.csv")).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        let row: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        move |column: &str| -> f64 {
+            let i = head.iter().position(|c| c == column).unwrap();
+            row[i].parse().unwrap()
+        }
+    };
+    let (noisy, rounded) = (first_row("noisy"), first_row("rounded"));
+    for rate in ["rate_term", "side_rate_term"] {
+        assert_eq!(noisy(rate), rounded(rate), "{rate}");
+    }
+    assert_ne!(noisy("mse_term"), rounded("mse_term"));
+    let mut sets = hyper.to_vec();
+    sets.push("train.decoder_input=rounded");
+    resume_is_exact(&sets);
+}
+
 /// `data.final_crop_size`: a run resumed before the switch to the closing crops repeats the
 /// uninterrupted one, and only the closing steps differ from a run without them.
 #[test]

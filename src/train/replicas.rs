@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 
 use crate::backend;
-use crate::config::{Experiment, Precision, Trainable};
+use crate::config::{DecoderInput, Experiment, Precision, Trainable};
 use crate::data::batches::Batch;
 use crate::loss::{HybridLoss, TermValues};
 use crate::model::Autoencoder;
@@ -38,6 +38,7 @@ pub struct Replicas {
     replicas: Vec<Replica>,
     precision: Precision,
     trainable: Trainable,
+    decoder_input: DecoderInput,
     rate_weight: f64,
 }
 
@@ -68,6 +69,7 @@ impl Replicas {
             replicas,
             precision: exp.train.precision,
             trainable: exp.train.trainable,
+            decoder_input: exp.train.decoder_input,
             rate_weight: exp.loss.rate,
         })
     }
@@ -101,7 +103,7 @@ impl Replicas {
                 x = x * f32::NAN;
             }
             let pass = |m: &Autoencoder, x: Tensor<4>| match self.trainable {
-                Trainable::All => m.forward_train(x, noise_seed(i)),
+                Trainable::All => m.forward_train(x, noise_seed(i), self.decoder_input),
                 Trainable::Decoder => m.forward_decoder_train(x),
             };
             let (recon, rate) = match self.precision {
