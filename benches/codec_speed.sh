@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`, codec speed: niclab's shipped default codec and its hyperprior codec (flex,
-# all cores) compressing and decompressing datasets/test-photos and a 24-megapixel photo
-# (6000x4000, one of the photos enlarged: tiles), against the classical codecs on the same
+# `make bench`, codec speed: niclab's shipped default codec (a hyperprior) and the factorized
+# codec it replaced (flex, all cores) compressing and decompressing datasets/test-photos and
+# a 24-megapixel photo (6000x4000, one of the photos enlarged: tiles), against the classical codecs on the same
 # photos (benches/codec_speed.py, one thread each). Appends to BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mp_s() { sed -n 's/.*(\([0-9.]*\) MP\/s).*/\1/p'; }
 peak() { sed -n 's/.*peak memory \([0-9]*\) MB.*/\1/p'; }
-MODELS=(codec-lambda-0.004 hyperprior2-mse-0.002)
+MODELS=(hyperprior3-msssim-dec-0.002 codec-lambda-0.004)
 .venv-tests/bin/python -c "
 from PIL import Image
 Image.open('datasets/test-photos/Bridge_by_Sander_Klootwijk.png').convert('RGB').resize((6000, 4000), Image.LANCZOS).save('$WORK/big.png')"
@@ -34,8 +34,8 @@ classic=$(.venv-tests/bin/python benches/codec_speed.py datasets/test-photos)
   echo "## Codec speed: megapixels per second on full-size photos"
   echo
   echo "datasets/test-photos (24 photos, 9.4 MP in all). niclab: the default shipped codec"
-  echo "(codec-lambda-0.004, factorized prior) and the mean-scale hyperprior codec"
-  echo "(hyperprior2-mse-0.002: GDN, its hyper-synthesis in niclab's scalar code on both sides), flex,"
+  echo "(hyperprior3-msssim-dec-0.002: GDN and a mean-scale hyperprior, its hyper-synthesis in"
+  echo "niclab's scalar code on both sides) and the factorized codec-lambda-0.004, flex,"
   echo "both cores, through \`niclab compress\` / \`decompress\` on the folder, PNG reading and"
   echo "writing included. The classical codecs: one thread each"
   echo "(benches/codec_speed.py: JPEG and WebP in memory through Pillow's copies of the same"
