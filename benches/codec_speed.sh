@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`, codec speed: niclab's shipped default codec (a hyperprior) and the factorized
 # codec it replaced (flex, all cores) compressing and decompressing datasets/test-photos and
-# a 24-megapixel photo (6000x4000, one of the photos enlarged: tiles), against the classical codecs on the same
-# photos (benches/codec_speed.py, one thread each). Appends to BENCHMARKS.md.
+# a 24-megapixel photo (6000x4000, one of the photos enlarged: tiles), against the classical
+# codecs on the same photos (benches/codec_speed.py, one thread each). Appends to
+# BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NICLAB=target/release/niclab

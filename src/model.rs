@@ -335,7 +335,7 @@ impl Autoencoder {
         let y = self.encode(x);
         match (&self.prior, &self.hyper) {
             (Some(prior), _) => {
-                let y = y.round();
+                let y = codec_round(y, None);
                 let rate = Rate {
                     latent: prior.bits(y.clone()) / pixels,
                     side: None,
@@ -346,7 +346,7 @@ impl Autoencoder {
                 let z = hyper.analyse(y.clone()).round();
                 let side = hyper.prior().bits(z.clone()) / pixels;
                 let params = hyper.synthesise(z);
-                let y = (y - params.means.clone()).round() + params.means.clone();
+                let y = codec_round(y, Some(params.means.clone()));
                 let rate = Rate {
                     latent: Hyperprior::latent_bits(y.clone(), &params) / pixels,
                     side: Some(side),
@@ -395,14 +395,18 @@ pub struct EncoderLayer {
 pub(crate) fn straight_through_round(y: Tensor<4>, means: Option<Tensor<4>>) -> Tensor<4> {
     let dtype = FloatDType::from(y.dtype());
     let clean = y.clone().inner().cast(FloatDType::F32);
-    let rounded = match means {
-        Some(m) => {
-            let m = m.inner();
-            (clean.clone() - m.clone()).round() + m
-        }
-        None => clean.clone().round(),
-    };
+    let rounded = codec_round(clean.clone(), means.map(Tensor::inner));
     y + (rounded - clean).cast(dtype)
+}
+
+/// The latent as the codec hands it to the decoder: `round(y - μ) + μ` under a hyperprior
+/// (its values are coded as `round(y - μ)`), `round(y)` under a factorized prior. One
+/// definition for the codec's pass and training's straight-through copy of it.
+fn codec_round(y: Tensor<4>, means: Option<Tensor<4>>) -> Tensor<4> {
+    match means {
+        Some(m) => (y - m.clone()).round() + m,
+        None => y.round(),
+    }
 }
 
 /// U(-½, ½) noise of `shape` from `seed`, in `like`'s dtype and on its device (no global
