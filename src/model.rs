@@ -1,7 +1,8 @@
 //! The paper's convolutional autoencoder: N `Conv2d + ReLU` layers down, N mirrored
 //! `ConvTranspose2d` layers up, a Sigmoid at the end so pixels land in [0, 1]; optionally a
 //! learned entropy model over the latent (see [`crate::codec`]: a factorized prior or a
-//! mean-scale hyperprior) and GDN instead of ReLU ([`crate::gdn`]).
+//! mean-scale hyperprior), GDN instead of ReLU ([`crate::gdn`]) and resize convolutions
+//! instead of the transposed ones (`upsample = "resize"`).
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -15,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::codec::hyperprior::Hyperprior;
 use crate::codec::prior::FactorizedPrior;
-use crate::config::{Activation, DecoderInput, Entropy, Init, ModelConfig};
+use crate::config::{Activation, DecoderInput, Entropy, Init, ModelConfig, Upsample};
 use crate::data::batches::mix_seed;
 use crate::gdn::Gdn;
 
@@ -34,6 +35,33 @@ pub struct Autoencoder {
     /// The mean-scale hyperprior of `entropy = "hyperprior"` models (last in the record, as
     /// `decoder_gdn` before it).
     hyper: Option<Hyperprior>,
+    /// With `upsample = "resize"`: the decoder's convolutions in place of `decoder` (which is
+    /// then empty), one per pair; last in the record, so earlier models load as they were.
+    decoder_resize: Vec<ResizeConv>,
+}
+
+/// A decoder layer of `upsample = "resize"`: nearest-neighbour doubling (when `up`), then a
+/// convolution that keeps the size.
+#[derive(Module, Debug)]
+pub struct ResizeConv {
+    conv: Conv2d,
+    up: bool,
+}
+
+impl ResizeConv {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = if self.up { double_nearest(x) } else { x };
+        self.conv.forward(x)
+    }
+}
+
+/// Each pixel repeated 2x2: `[B, C, H, W]` to `[B, C, 2H, 2W]`, by reshapes that every
+/// backend differentiates the same way.
+fn double_nearest(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1])
+        .expand([b, c, h, 2, w, 2])
+        .reshape([b, c, 2 * h, 2 * w])
 }
 
 /// The rate of a pass in bits per pixel: the latent's and, with a hyperprior, the
@@ -97,8 +125,10 @@ impl Autoencoder {
         // Decoder layer j mirrors encoder layer N-1-j: same kernel and stride, channels reversed.
         // With padding k/2, a stride-2 transposed conv needs one extra output row/column to
         // exactly double the size.
+        let transposed = cfg.upsample == Upsample::Transposed;
         let decoder = (0..cfg.pairs)
             .rev()
+            .filter(|_| transposed)
             .map(|i| {
                 let s = stride(i);
                 let (c_in, c_out) = (cfg.encoder_channels(i), in_ch(i));
@@ -138,6 +168,32 @@ impl Autoencoder {
         };
         let hyper = (cfg.entropy == Entropy::Hyperprior)
             .then(|| Hyperprior::new(cfg.latent_channels, device, mix_seed(&[seed, 0x4E7A])));
+        // Drawn after every other layer, from a stream of their own, so the transposed
+        // models' weights stay what their seed gave before this option existed.
+        let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(&[seed, 0x2E51]));
+        let decoder_resize = (0..cfg.pairs)
+            .rev()
+            .filter(|_| !transposed)
+            .map(|i| {
+                let up = stride(i) == 2;
+                let k = if up { 3 } else { k };
+                let (c_in, c_out) = (cfg.encoder_channels(i), in_ch(i));
+                let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
+                    .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+                    .with_initializer(Initializer::Zeros)
+                    .init(device);
+                let fans = Fans {
+                    pytorch: c_in * k * k,
+                    glorot: (c_in + c_out) * k * k,
+                    keeps_size: !up,
+                };
+                let (weight, bias) =
+                    fans.draw(cfg.init, &mut rng, [c_out, c_in, k, k], c_out, device);
+                conv.weight = weight;
+                conv.bias = Some(bias);
+                ResizeConv { conv, up }
+            })
+            .collect();
         Self {
             encoder,
             decoder,
@@ -145,6 +201,7 @@ impl Autoencoder {
             encoder_gdn,
             decoder_gdn,
             hyper,
+            decoder_resize,
         }
     }
 
@@ -176,6 +233,11 @@ impl Autoencoder {
                 .map(|g| g.clone().map(mapper))
                 .collect(),
             hyper: self.hyper.clone(),
+            decoder_resize: self
+                .decoder_resize
+                .iter()
+                .map(|c| c.clone().map(mapper))
+                .collect(),
         }
     }
 
@@ -236,11 +298,14 @@ impl Autoencoder {
 
     /// Latent to reconstruction in [0, 1].
     pub fn decode(&self, z: Tensor<4>) -> Tensor<4> {
-        let last = self.decoder.len() - 1;
-        self.decoder.iter().enumerate().fold(z, |z, (j, deconv)| {
-            let y = deconv.forward(z);
+        let layers = self.decoder.len().max(self.decoder_resize.len());
+        (0..layers).fold(z, |z, j| {
+            let y = match self.decoder.get(j) {
+                Some(deconv) => deconv.forward(z),
+                None => self.decoder_resize[j].forward(z),
+            };
             match self.decoder_gdn.get(j) {
-                _ if j == last => sigmoid(y),
+                _ if j == layers - 1 => sigmoid(y),
                 Some(igdn) => igdn.inverse(y),
                 None => relu(y),
             }
@@ -732,6 +797,80 @@ mod tests {
                 assert!(gap.fold(0.0, f32::max) < 1e-5);
             }
         }
+    }
+
+    /// The largest spread of a channel of the decoded image's interior (`margin` pixels in
+    /// from each side) for a latent that is the same value everywhere.
+    fn interior_spread_of_a_flat_latent(upsample: Upsample, margin: usize) -> f32 {
+        let device = Device::flex();
+        let cfg = ModelConfig {
+            activation: Activation::Gdn,
+            entropy: Entropy::Hyperprior,
+            upsample,
+            ..cfg(4, 4)
+        };
+        let m = Autoencoder::new(&cfg, &device, 3);
+        let y = m.decode(Tensor::<4>::ones([1, 5, 6, 6], &device) * 0.7);
+        assert_eq!(y.dims(), [1, 3, 96, 96]);
+        (0..3)
+            .map(|c| {
+                let inner =
+                    y.clone()
+                        .slice([0..1, c..c + 1, margin..96 - margin, margin..96 - margin]);
+                let v: Vec<f32> = inner.into_data().try_to_vec().expect("f32 data");
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                hi - lo
+            })
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn a_resize_decoder_decodes_a_flat_latent_flat_and_a_transposed_one_does_not() {
+        // Four doublings: the border's zero padding reaches 1 + 2 + 4 + 8 = 15 pixels in.
+        let resize = interior_spread_of_a_flat_latent(Upsample::Resize, 16);
+        let transposed = interior_spread_of_a_flat_latent(Upsample::Transposed, 16);
+        assert!(resize < 1e-6, "resize: interior spread {resize}");
+        assert!(
+            transposed > 1e-3,
+            "transposed: interior spread {transposed}"
+        );
+    }
+
+    #[test]
+    fn a_resize_decoder_replaces_the_transposed_layers_and_keeps_the_shapes() {
+        let device = Device::flex();
+        for (pairs, downsample) in [(4, 4), (5, 3)] {
+            let cfg = ModelConfig {
+                upsample: Upsample::Resize,
+                ..cfg(pairs, downsample)
+            };
+            let m = Autoencoder::new(&cfg, &device, 0);
+            assert!(m.decoder.is_empty());
+            assert_eq!(m.decoder_resize.len(), pairs);
+            let ups: Vec<bool> = m.decoder_resize.iter().map(|l| l.up).collect();
+            let want: Vec<bool> = (0..pairs).rev().map(|i| i < downsample).collect();
+            assert_eq!(ups, want, "which layers double");
+            let y = m.forward(Tensor::<4>::zeros([1, 3, 48, 32], &device));
+            assert_eq!(y.dims(), [1, 3, 48, 32]);
+        }
+        // The option draws from a stream of its own: the encoder starts the same either way.
+        let encoder = |upsample| {
+            let cfg = ModelConfig {
+                upsample,
+                ..cfg(3, 2)
+            };
+            let m = Autoencoder::new(&cfg, &device, 7);
+            let w: Vec<f32> = m.encoder[2]
+                .weight
+                .val()
+                .into_data()
+                .try_to_vec()
+                .expect("f32");
+            w
+        };
+        assert_eq!(encoder(Upsample::Resize), encoder(Upsample::Transposed));
     }
 
     #[test]

@@ -100,6 +100,21 @@ fn resumed_libtorch_hyperprior_run_ends_with_the_same_weights_bit_for_bit() {
     ]);
 }
 
+/// A resize decoder (`model.upsample = "resize"`) under GDN and a hyperprior, as the
+/// hyperprior6 models, on libtorch where they train: its doublings, convolutions and their
+/// `up` flags go into the checkpoint and come back.
+#[cfg(feature = "tch")]
+#[test]
+fn resumed_libtorch_resize_decoder_run_ends_with_the_same_weights_bit_for_bit() {
+    resume_is_exact(&[
+        "model.entropy=hyperprior",
+        "model.activation=gdn",
+        "model.upsample=resize",
+        "loss.rate=0.01",
+        "train.backend=libtorch",
+    ]);
+}
+
 /// `train.decoder_input = "rounded"` reaches the training step: from the same weights and
 /// noise the first step's rate is the noisy latent's either way, while the decoder's error
 /// is that of the rounded latent; and such a run resumes exactly.

@@ -51,7 +51,8 @@ impl Tiling {
         }
         // The decoder mirrors the encoder (same kernels and strides), so the same margin in
         // latent pixels covers what its transposed convolutions reach, plus one for their
-        // extra output row.
+        // extra output row; a resize decoder's 3x3 convolutions after each doubling reach
+        // no farther (one input pixel each way).
         Ok(Self {
             core: core_px as usize / scale,
             halo: radius.div_ceil(scale) + 1,
