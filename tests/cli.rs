@@ -78,6 +78,33 @@ fn bad_override_names_the_override() {
     );
 }
 
+/// `niclab config` checks `train.init_from` as a run would: a missing checkpoint and one of
+/// another model are errors naming the field and the file, before any training.
+#[test]
+fn config_checks_the_checkpoint_a_run_starts_from() {
+    for (init, expected) in [
+        ("no/such.ckpt", "cannot read checkpoint no/such.ckpt"),
+        (
+            "models/hyperprior3-mse-0.002/model.ckpt",
+            "models/hyperprior3-mse-0.002/model.ckpt holds a different model (model.",
+        ),
+    ] {
+        let out = niclab()
+            .args(["config", "experiments/smoke.toml", "--set"])
+            .arg(format!("train.init_from={init}"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{init}");
+        assert!(out.stdout.is_empty(), "{init}: printed a config");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("experiments/smoke.toml") && stderr.contains("train.init_from"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
+
 /// Every experiment file in `experiments/` parses, validates and is named after its file (a
 /// shipped model's run takes that name). Study files (a `[set]` table) are a study's, not
 /// `config`'s.

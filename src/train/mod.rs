@@ -483,6 +483,20 @@ pub fn model_from_checkpoint(
 /// The weights a fine-tuning run starts from (`train.init_from`): the checkpoint's model, which
 /// must be the experiment's own.
 fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Autoencoder> {
+    let ckpt = init_checkpoint(path, exp)?;
+    model_from_checkpoint(&ckpt, path, device)
+}
+
+/// Checks `train.init_from`, if set, as a run would before its first step: the checkpoint
+/// reads and holds the experiment's `[model]` (`niclab config` says so before any training).
+pub fn check_init_from(exp: &Experiment) -> Result<()> {
+    match &exp.train.init_from {
+        Some(path) => init_checkpoint(path, exp).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+fn init_checkpoint(path: &Path, exp: &Experiment) -> Result<Checkpoint> {
     let ckpt = Checkpoint::load(path).context("train.init_from")?;
     let diff: Vec<String> = differing_keys(&ckpt.meta.experiment, exp)
         .into_iter()
@@ -495,7 +509,7 @@ fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Aut
             diff.join(", ")
         );
     }
-    model_from_checkpoint(&ckpt, path, device)
+    Ok(ckpt)
 }
 
 fn check_resumable(old: &Experiment, new: &Experiment, path: &Path) -> Result<()> {

@@ -1,9 +1,10 @@
-//! `niclab config`: an experiment with every default filled in.
+//! `niclab config`: an experiment with every default filled in, its `train.init_from`
+//! checkpoint checked as a run would.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use niclab::config::Experiment;
 
 #[derive(clap::Args)]
@@ -18,6 +19,8 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
     let Args { file, overrides } = args;
-    print!("{}", Experiment::load(&file, &overrides)?.to_toml());
+    let exp = Experiment::load(&file, &overrides)?;
+    niclab::train::check_init_from(&exp).with_context(|| format!("{}", file.display()))?;
+    print!("{}", exp.to_toml());
     Ok(ExitCode::SUCCESS)
 }
