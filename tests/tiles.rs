@@ -44,6 +44,16 @@ fn mosaic(w: u32, h: u32) -> RgbImage {
     })
 }
 
+/// The largest difference between two images' samples, in levels.
+fn largest_difference(a: &RgbImage, b: &RgbImage) -> u8 {
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
 fn session() -> Session {
     Session::open(
         Path::new("models/codec-lambda-0.004/model.ckpt"),
@@ -96,13 +106,7 @@ fn tiles_give_the_whole_image_latent_and_pixels() {
     );
     let one = decode_latents(&s.model, z, (pw, ph), (700, 452)).unwrap();
     let parts = tiles::decode(&s.model, &whole, (c, lh, lw), (700, 452), &t, &s.device).unwrap();
-    let d = one[0]
-        .as_raw()
-        .iter()
-        .zip(parts.as_raw())
-        .map(|(a, b)| a.abs_diff(*b))
-        .max()
-        .unwrap();
+    let d = largest_difference(&one[0], &parts);
     assert!(d <= 1, "tiled decoding differs by up to {d} levels");
     let psnr = niclab::metrics::psnr(&img, &parts).unwrap();
     assert!(psnr > 24.0, "PSNR {psnr:.2}");
@@ -136,24 +140,12 @@ fn tiles_decode_a_resize_decoder_as_one_pass() {
     let one = decode_latents(&model, z, (lw as u32 * 16, lh as u32 * 16), size).unwrap();
     let t = Tiling::new(&model, 16, 64).unwrap();
     let parts = tiles::decode(&model, &latent, (c, lh, lw), size, &t, &device).unwrap();
-    let d = one[0]
-        .as_raw()
-        .iter()
-        .zip(parts.as_raw())
-        .map(|(a, b)| a.abs_diff(*b))
-        .max()
-        .unwrap();
+    let d = largest_difference(&one[0], &parts);
     assert!(d <= 1, "tiled decoding differs by up to {d} levels");
     // The halo matters: without it the tiles' borders show.
     let bare = Tiling { halo: 0, ..t };
     let cut = tiles::decode(&model, &latent, (c, lh, lw), size, &bare, &device).unwrap();
-    let worst = one[0]
-        .as_raw()
-        .iter()
-        .zip(cut.as_raw())
-        .map(|(a, b)| a.abs_diff(*b))
-        .max()
-        .unwrap();
+    let worst = largest_difference(&one[0], &cut);
     assert!(worst > 1, "tiles without a halo differ by only {worst}");
 }
 
