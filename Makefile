@@ -284,6 +284,7 @@ bench: data weights build test-venv codec-tools browser
 	bash benches/train_speed.sh
 	bash benches/jpeg_speed.sh
 	bash benches/codec_speed.sh
+	bash benches/flat_areas.sh
 	bash benches/infer_speed.sh
 	bash benches/serve_speed.sh
 	@echo "wrote BENCHMARKS.md"

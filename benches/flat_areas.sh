@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make bench`, flat areas: where the learned codecs' error lies on datasets/test-photos
+# (low-frequency and 16-pixel periodic shares, benches/flat_areas.py) and what each codes a
+# flat patch and a gentle gradient to, against WebP (Pillow's libwebp 1.6.0) at qualities of
+# about the same bits. Appends to BENCHMARKS.md. MODELS overrides the models measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NICLAB=target/release/niclab
+PY=.venv-tests/bin/python
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+read -r -a MODELS <<< "${MODELS:-hyperprior3-msssim-dec-0.002 hyperprior3-mse-0.002}"
+$PY benches/flat_areas.py --flat "$WORK/flat"
+args=()
+flat=""
+for m in "${MODELS[@]}"; do
+  for set in photos flat; do
+    src=datasets/test-photos
+    [ "$set" = flat ] && src="$WORK/flat"
+    $NICLAB compress --backend flex --model "$m" "$src" "$WORK/nic-$set-$m" > /dev/null
+    $NICLAB decompress --backend flex --model "$m" "$WORK/nic-$set-$m" "$WORK/png-$set-$m" > /dev/null
+  done
+  args+=("$m=$WORK/png-photos-$m")
+  for f in flat grad; do
+    flat+="$m $f $(wc -c < "$WORK/nic-flat-$m/$f.nic") $WORK/png-flat-$m/$f.png"$'\n'
+  done
+done
+for q in 10 30; do
+  $PY - "$WORK" "$q" <<'PY'
+import io, sys
+from pathlib import Path
+from PIL import Image
+work, q = Path(sys.argv[1]), int(sys.argv[2])
+for src, out in [("datasets/test-photos", f"webp{q}-photos"), (work / "flat", f"webp{q}-flat")]:
+    (work / out).mkdir()
+    for p in sorted(Path(src).glob("*.png")):
+        b = io.BytesIO()
+        Image.open(p).convert("RGB").save(b, "WEBP", quality=q)
+        (work / out / (p.stem + ".webp")).write_bytes(b.getvalue())
+        Image.open(b).convert("RGB").save(work / out / p.name)
+PY
+  bpp=$($PY -c "
+from pathlib import Path; from PIL import Image
+ps = sorted(Path('datasets/test-photos').glob('*.png'))
+print(f'{sum(8 * (Path(\"$WORK/webp$q-photos\") / (p.stem + \".webp\")).stat().st_size / (Image.open(p).width * Image.open(p).height) for p in ps) / len(ps):.3f}')")
+  args+=("WebP q$q ($bpp bpp)=$WORK/webp$q-photos")
+  for f in flat grad; do
+    flat+="WebP_q$q $f $(wc -c < "$WORK/webp$q-flat/$f.webp") $WORK/webp$q-flat/$f.png"$'\n'
+  done
+done
+table=$($PY benches/flat_areas.py datasets/test-photos "${args[@]}")
+flats=$(printf '%s' "$flat" | $PY -c "
+import sys, numpy as np
+from PIL import Image
+print('| codec | image | bytes | PSNR (dB) | mean error R / G / B (levels) | 16-px periodic std (levels) |')
+print('|---|---|---:|---:|---|---:|')
+for line in sys.stdin:
+    name, img, size, path = line.split()
+    a = np.asarray(Image.open('$WORK/flat/' + img + '.png'), dtype=float)
+    b = np.asarray(Image.open(path).convert('RGB'), dtype=float)
+    e = b - a
+    inner = e[32:-32, 32:-32]
+    cells = inner.reshape(inner.shape[0] // 16, 16, inner.shape[1] // 16, 16, 3).mean(axis=(0, 2))
+    bias = ' / '.join(f'{v:+.1f}' for v in e.mean(axis=(0, 1)))
+    psnr = 10 * np.log10(255**2 / max((e**2).mean(), 1e-10))
+    print(f'| {name.replace(\"_\", \" \")} | {img} | {size} | {psnr:.2f} | {bias} | {cells.std():.2f} |')
+")
+{
+  echo
+  echo "## Flat areas: where the error lies"
+  echo
+  echo "datasets/test-photos, whole images decoded on flex; WebP through Pillow (libwebp 1.6.0)."
+  echo "Low-frequency share: the part of the squared error that the 16x16 block means carry;"
+  echo "periodic share: the part that repeats every 16 pixels (benches/flat_areas.py)."
+  echo
+  echo "$table"
+  echo
+  echo "A flat 384x256 patch of (90, 120, 170) and a vertical gradient from (60, 90, 150) to"
+  echo "(120, 150, 200) (periodic std: of the mean 16x16 cell of the error, 32 pixels in from the border):"
+  echo
+  echo "$flats"
+  echo
+} >> BENCHMARKS.md
