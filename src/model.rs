@@ -104,22 +104,13 @@ impl Autoencoder {
 
         let encoder = (0..cfg.pairs)
             .map(|i| {
-                let (c_in, c_out) = (in_ch(i), cfg.encoder_channels(i));
-                let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
-                    .with_stride([stride(i); 2])
-                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-                    .with_initializer(Initializer::Zeros)
-                    .init(device);
-                let fans = Fans {
-                    pytorch: c_in * k * k,
-                    glorot: (c_in + c_out) * k * k,
+                let shape = ConvShape {
+                    channels: [in_ch(i), cfg.encoder_channels(i)],
+                    k,
+                    stride: stride(i),
                     keeps_size: stride(i) == 1,
                 };
-                let (weight, bias) =
-                    fans.draw(cfg.init, &mut rng, [c_out, c_in, k, k], c_out, device);
-                conv.weight = weight;
-                conv.bias = Some(bias);
-                conv
+                shape.draw(cfg.init, &mut rng, device)
             })
             .collect();
         // Decoder layer j mirrors encoder layer N-1-j: same kernel and stride, channels reversed.
@@ -176,21 +167,14 @@ impl Autoencoder {
             .filter(|_| !transposed)
             .map(|i| {
                 let up = stride(i) == 2;
-                let k = if up { 3 } else { k };
-                let (c_in, c_out) = (cfg.encoder_channels(i), in_ch(i));
-                let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
-                    .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
-                    .with_initializer(Initializer::Zeros)
-                    .init(device);
-                let fans = Fans {
-                    pytorch: c_in * k * k,
-                    glorot: (c_in + c_out) * k * k,
+                let shape = ConvShape {
+                    channels: [cfg.encoder_channels(i), in_ch(i)],
+                    k: if up { 3 } else { k },
+                    stride: 1,
+                    // The layer doubles the size though its convolution does not.
                     keeps_size: !up,
                 };
-                let (weight, bias) =
-                    fans.draw(cfg.init, &mut rng, [c_out, c_in, k, k], c_out, device);
-                conv.weight = weight;
-                conv.bias = Some(bias);
+                let conv = shape.draw(cfg.init, &mut rng, device);
                 ResizeConv { conv, up }
             })
             .collect();
@@ -500,6 +484,39 @@ pub(crate) fn pytorch_init(
         keeps_size: false,
     };
     fans.draw(Init::Pytorch, rng, shape, c_out, device)
+}
+
+/// A convolution of the autoencoder (padding `k / 2`), before its weights are drawn.
+struct ConvShape {
+    /// Input and output channels.
+    channels: [usize; 2],
+    /// Square kernel side.
+    k: usize,
+    stride: usize,
+    /// Whether the layer's output has its input's size (see [`Fans::keeps_size`]).
+    keeps_size: bool,
+}
+
+impl ConvShape {
+    /// The convolution with weights and biases drawn from `rng` as `init` says.
+    fn draw(&self, init: Init, rng: &mut ChaCha8Rng, device: &Device) -> Conv2d {
+        let ([c_in, c_out], k) = (self.channels, self.k);
+        let pad = k / 2;
+        let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
+            .with_stride([self.stride; 2])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        let fans = Fans {
+            pytorch: c_in * k * k,
+            glorot: (c_in + c_out) * k * k,
+            keeps_size: self.keeps_size,
+        };
+        let (weight, bias) = fans.draw(init, rng, [c_out, c_in, k, k], c_out, device);
+        conv.weight = weight;
+        conv.bias = Some(bias);
+        conv
+    }
 }
 
 /// The fan sizes of one layer, as each initialiser counts them.
