@@ -7,11 +7,15 @@ the originals, means over the images of:
 - the share that is a 16-pixel periodic pattern: the signed error averaged over all 16x16
   cells at each position of the cell (a grid, as transposed convolutions leave at the
   latent's spacing), its mean removed.
-With --flat DIR it writes the two synthetic images of that test instead: a flat 384x256
-patch of one blue and a vertical gradient between two blues.
+The other modes serve benches/flat_areas.sh: --flat DIR writes the two synthetic images (a
+flat 384x256 patch of one blue, a vertical gradient between two blues); --webp Q SRC OUT
+codes every PNG of SRC with WebP at quality Q through Pillow (OUT gets the .webp files and
+their decoded PNGs) and prints the mean bits per pixel; --patches FLAT reads "codec image
+bytes decoded.png" lines and prints the table of what each codec made of the images.
 
-usage: flat_areas.py ORIGINALS NAME=DECODED... | flat_areas.py --flat DIR"""
+usage: flat_areas.py ORIGINALS NAME=DECODED... | --flat DIR | --webp Q SRC OUT | --patches FLAT"""
 
+import io
 import sys
 from pathlib import Path
 
@@ -47,9 +51,49 @@ def shares(a, b):
     return 10 * np.log10(255**2 / mse), low, periodic
 
 
+def webp(quality, src, out):
+    out.mkdir(parents=True)
+    bpp = []
+    for p in sorted(src.glob("*.png")):
+        image = Image.open(p).convert("RGB")
+        b = io.BytesIO()
+        image.save(b, "WEBP", quality=quality)
+        (out / (p.stem + ".webp")).write_bytes(b.getvalue())
+        Image.open(b).convert("RGB").save(out / p.name)
+        bpp.append(8 * len(b.getvalue()) / (image.width * image.height))
+    print(f"{np.mean(bpp):.3f}")
+
+
+def patches(flat, lines):
+    print(
+        "| codec | image | bytes | PSNR (dB) | mean error R / G / B (levels) "
+        "| 16-px periodic std (levels) |"
+    )
+    print("|---|---|---:|---:|---|---:|")
+    for line in lines:
+        name, image, size, path = line.split()
+        e = load(path) - load(flat / (image + ".png"))
+        # 32 pixels in from the border, where the codecs' padding reaches.
+        inner = e[32:-32, 32:-32]
+        h, w = inner.shape[0] // CELL, inner.shape[1] // CELL
+        cells = inner.reshape(h, CELL, w, CELL, 3).mean(axis=(0, 2))
+        bias = " / ".join(f"{v:+.1f}" for v in e.mean(axis=(0, 1)))
+        psnr = 10 * np.log10(255**2 / max((e**2).mean(), 1e-10))
+        print(
+            f"| {name.replace('_', ' ')} | {image} | {size} | {psnr:.2f} | {bias} "
+            f"| {cells.std():.2f} |"
+        )
+
+
 def main(args):
     if args[0] == "--flat":
         flat_images(Path(args[1]))
+        return
+    if args[0] == "--webp":
+        webp(int(args[1]), Path(args[2]), Path(args[3]))
+        return
+    if args[0] == "--patches":
+        patches(Path(args[1]), sys.stdin)
         return
     originals = sorted(Path(args[0]).glob("*.png"))
     print("| decoded | PSNR (dB) | low-frequency share | 16-px periodic share |")

@@ -26,45 +26,15 @@ for m in "${MODELS[@]}"; do
   done
 done
 for q in 10 30; do
-  $PY - "$WORK" "$q" <<'PY'
-import io, sys
-from pathlib import Path
-from PIL import Image
-work, q = Path(sys.argv[1]), int(sys.argv[2])
-for src, out in [("datasets/test-photos", f"webp{q}-photos"), (work / "flat", f"webp{q}-flat")]:
-    (work / out).mkdir()
-    for p in sorted(Path(src).glob("*.png")):
-        b = io.BytesIO()
-        Image.open(p).convert("RGB").save(b, "WEBP", quality=q)
-        (work / out / (p.stem + ".webp")).write_bytes(b.getvalue())
-        Image.open(b).convert("RGB").save(work / out / p.name)
-PY
-  bpp=$($PY -c "
-from pathlib import Path; from PIL import Image
-ps = sorted(Path('datasets/test-photos').glob('*.png'))
-print(f'{sum(8 * (Path(\"$WORK/webp$q-photos\") / (p.stem + \".webp\")).stat().st_size / (Image.open(p).width * Image.open(p).height) for p in ps) / len(ps):.3f}')")
+  bpp=$($PY benches/flat_areas.py --webp "$q" datasets/test-photos "$WORK/webp$q-photos")
+  $PY benches/flat_areas.py --webp "$q" "$WORK/flat" "$WORK/webp$q-flat" > /dev/null
   args+=("WebP q$q ($bpp bpp)=$WORK/webp$q-photos")
   for f in flat grad; do
     flat+="WebP_q$q $f $(wc -c < "$WORK/webp$q-flat/$f.webp") $WORK/webp$q-flat/$f.png"$'\n'
   done
 done
 table=$($PY benches/flat_areas.py datasets/test-photos "${args[@]}")
-flats=$(printf '%s' "$flat" | $PY -c "
-import sys, numpy as np
-from PIL import Image
-print('| codec | image | bytes | PSNR (dB) | mean error R / G / B (levels) | 16-px periodic std (levels) |')
-print('|---|---|---:|---:|---|---:|')
-for line in sys.stdin:
-    name, img, size, path = line.split()
-    a = np.asarray(Image.open('$WORK/flat/' + img + '.png'), dtype=float)
-    b = np.asarray(Image.open(path).convert('RGB'), dtype=float)
-    e = b - a
-    inner = e[32:-32, 32:-32]
-    cells = inner.reshape(inner.shape[0] // 16, 16, inner.shape[1] // 16, 16, 3).mean(axis=(0, 2))
-    bias = ' / '.join(f'{v:+.1f}' for v in e.mean(axis=(0, 1)))
-    psnr = 10 * np.log10(255**2 / max((e**2).mean(), 1e-10))
-    print(f'| {name.replace(\"_\", \" \")} | {img} | {size} | {psnr:.2f} | {bias} | {cells.std():.2f} |')
-")
+flats=$(printf '%s' "$flat" | $PY benches/flat_areas.py --patches "$WORK/flat")
 {
   echo
   echo "## Flat areas: where the error lies"
