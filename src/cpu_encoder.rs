@@ -14,6 +14,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use image::RgbImage;
 
+use crate::codec::refine::Refiner;
 use crate::codec::to_vec;
 use crate::data::batches::images_to_tensor;
 use crate::eval::parallel::threads;
@@ -25,6 +26,7 @@ pub struct ImageEncoder<'a> {
     model: &'a Autoencoder,
     cpu: Option<CpuEncoder>,
     device: Device,
+    refiner: Option<&'a Refiner>,
 }
 
 impl<'a> ImageEncoder<'a> {
@@ -40,7 +42,18 @@ impl<'a> ImageEncoder<'a> {
             model,
             cpu,
             device: device.clone(),
+            refiner: None,
         })
+    }
+
+    /// The same encoder, its latents refined by `refiner` before coding (`--refine`).
+    pub fn refining(self, refiner: Option<&'a Refiner>) -> Self {
+        Self { refiner, ..self }
+    }
+
+    /// The refinement the coded latents get, if any.
+    pub fn refiner(&self) -> Option<&'a Refiner> {
+        self.refiner
     }
 
     /// The model it encodes for.

@@ -21,6 +21,7 @@ use image::RgbImage;
 use crate::codec::files::Session;
 use crate::codec::finalize::tables_path;
 use crate::config::{Backend, DeviceSpec, Entropy, Experiment, parse_located};
+use crate::cpu_encoder::ImageEncoder;
 use crate::data::batches::closing_crops;
 use crate::digest::sha256_hex;
 use crate::eval::load_images;
@@ -374,7 +375,14 @@ impl Scorer {
                 device,
                 batch_size,
                 scale,
-            } => crate::rd::score(model, None, *batch_size, *scale, device, name, images),
+            } => crate::rd::score(
+                &ImageEncoder::new(model, device)?,
+                None,
+                *batch_size,
+                *scale,
+                name,
+                images,
+            ),
         }
     }
 }

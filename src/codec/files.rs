@@ -9,11 +9,13 @@ use image::RgbImage;
 
 use super::coder::Latent;
 use super::finalize::coder;
+use super::refine::Refiner;
 use super::tiles::{self, Tiling};
 use super::{Coder, crop_image, pad, padded, to_vec};
 use crate::backend;
-use crate::config::{Backend, DeviceSpec};
+use crate::config::{Backend, DeviceSpec, LossConfig};
 use crate::cpu_encoder::ImageEncoder;
+use crate::data::batches::images_to_tensor;
 use crate::data::images::{IMAGE_EXTENSIONS, list_files, load_rgb};
 use crate::eval::source::ModelSource;
 use crate::model::Autoencoder;
@@ -35,6 +37,11 @@ pub struct Session {
     pub checkpoint: PathBuf,
     /// How images larger than [`tiles::TILED_ABOVE`] pixels are cut.
     pub tiling: Tiling,
+    /// The loss the model was trained with: the objective `--refine` lowers (boxed, as the
+    /// refiner: a session's size is kept close to a plain model's).
+    pub loss: Box<LossConfig>,
+    /// The latents' refinement before coding (`--refine`), if asked for.
+    pub refiner: Option<Box<Refiner>>,
 }
 
 impl Session {
@@ -78,12 +85,36 @@ impl Session {
         let tiling = Tiling::new(&model, coder.scale, tiles::CORE)?;
         Ok(Self {
             tiling,
+            loss: Box::new(exp.loss.clone()),
+            refiner: None,
             batch_size: exp.eval.batch_size,
             model,
             coder,
             device: dev,
             checkpoint: source.path,
         })
+    }
+
+    /// Refines every latent `steps` steps before coding (`--refine`; 0 turns it off), at
+    /// Adam's step size `lr` ([`super::refine::LEARNING_RATE`] if `None`).
+    pub fn refine(&mut self, steps: u32, lr: Option<f64>) -> Result<()> {
+        self.refiner = match steps {
+            0 => None,
+            _ => {
+                let r = Refiner::new(&self.model, &self.loss, &self.device, steps)
+                    .with_context(|| format!("model {}", self.checkpoint.display()))?;
+                Some(Box::new(match lr {
+                    Some(lr) => r.with_learning_rate(lr)?,
+                    None => r,
+                }))
+            }
+        };
+        Ok(())
+    }
+
+    /// The encoder of this session's model, refining as it was asked to.
+    pub fn encoder(&self) -> Result<ImageEncoder<'_>> {
+        Ok(ImageEncoder::new(&self.model, &self.device)?.refining(self.refiner.as_deref()))
     }
 }
 
@@ -106,7 +137,17 @@ pub fn compress_batch(
     let refs: Vec<&RgbImage> = grown.iter().collect();
     let y = encoder.encode(&refs)?;
     let [n, c, lh, lw] = y.dims();
-    let hyper = hyper_latent(encoder.model(), &y)?;
+    let (y, hyper) = match encoder.refiner() {
+        Some(r) => {
+            let refined = r.refine(images_to_tensor(&refs, device), y)?;
+            let z = refined.z.map(|z| to_vec(z, "hyper-latent")).transpose()?;
+            (refined.y, z)
+        }
+        None => {
+            let hyper = hyper_latent(encoder.model(), &y)?;
+            (y, hyper)
+        }
+    };
     let latent = to_vec(y, "latent")?;
     let per = c * lh * lw;
     let mut files = Vec::with_capacity(n);
@@ -150,6 +191,13 @@ pub fn compress_tiled(
     super::nic::check_size(w, h)?;
     let (pw, ph) = padded(w, h, coder.scale);
     let grown = pad(img, pw, ph);
+    if encoder.refiner().is_some() {
+        bail!(
+            "--refine codes images of up to {} pixels in one pass; this one is {w}x{h}, coded in \
+             tiles: leave out --refine for it",
+            tiles::TILED_ABOVE
+        );
+    }
     let (latent, c, lh, lw) = tiles::encode(encoder, &grown, tiling)?;
     drop(grown);
     // h_a over the whole latent (1/256 of the image's positions for the shipped codecs).
@@ -258,7 +306,7 @@ pub fn compress(s: &Session, input: &Path, output: &Path) -> Result<Totals> {
         vec![(input.to_path_buf(), output.to_path_buf())]
     };
     let bar = bar(jobs.len(), "compressing");
-    let encoder = ImageEncoder::new(&s.model, &s.device)?;
+    let encoder = s.encoder()?;
     let mut totals = Totals::default();
     for chunk in batches(&jobs, s.batch_size, |(src, _)| {
         image::image_dimensions(src).unwrap_or((0, 0))

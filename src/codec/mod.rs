@@ -18,6 +18,7 @@ pub mod gaussian;
 pub mod hyperprior;
 pub mod nic;
 pub mod prior;
+pub mod refine;
 pub mod synthesis;
 pub mod tables;
 pub mod tiles;

@@ -5,14 +5,12 @@ use std::time::Instant;
 
 use crate::progress::Progress;
 use anyhow::Result;
-use burn::prelude::*;
 use image::RgbImage;
 
 use crate::codec::files::{batches, compress_batch, decode_latents};
 use crate::codec::{Coder, pad, padded, to_vec};
 use crate::config::Storage;
 use crate::cpu_encoder::ImageEncoder;
-use crate::model::Autoencoder;
 
 /// A sentence for reports on how the autoencoder's bytes were counted.
 pub fn describe(storage: Storage) -> &'static str {
@@ -44,25 +42,24 @@ pub struct Reconstruction {
 /// bytes). With a `coder` the latent goes through the real codec (quantise, range-code,
 /// decode from the dequantised symbols), and the time includes it; without one it is
 /// stored as float32. The time covers the upload to the device, encode, decode and the
-/// download of latent and reconstruction.
+/// download of latent and reconstruction, and the latent's refinement if `encoder` refines.
 pub fn reconstruct(
-    model: &Autoencoder,
+    encoder: &ImageEncoder,
     coder: Option<&Coder>,
     images: &[&RgbImage],
     batch_size: usize,
     scale: usize,
-    device: &Device,
     bar: &Progress,
 ) -> Result<Vec<Reconstruction>> {
     let mut out = Vec::with_capacity(images.len());
-    let encoder = ImageEncoder::new(model, device)?;
+    let (model, device) = (encoder.model(), encoder.device());
     for chunk in batches(images, batch_size, |img| img.dimensions()) {
         let (w, h) = chunk[0].dimensions();
         let n = chunk.len();
         let t = Instant::now();
         let (stored, recon) = match coder {
             Some(coder) => {
-                let (files, latents) = compress_batch(&encoder, coder, chunk, device)?;
+                let (files, latents) = compress_batch(encoder, coder, chunk, device)?;
                 let recon = decode_latents(model, latents, padded(w, h, scale), (w, h))?;
                 (files, recon)
             }

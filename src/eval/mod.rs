@@ -25,6 +25,7 @@ use crate::classic::Encoder;
 use crate::classic::jpeg::QualityChoice;
 use crate::codec::finalize::coder;
 use crate::config::{Backend, DeviceSpec, Storage};
+use crate::cpu_encoder::ImageEncoder;
 use crate::data::images::{list_images, load_rgb};
 use crate::loss::SSIM_WINDOW;
 use crate::metrics::colour::Reference;
@@ -308,12 +309,11 @@ pub fn evaluate(target: &Path, opts: &EvalOptions) -> Result<(Evaluation, PathBu
     let batch_size = opts.batch_size.unwrap_or(exp.eval.batch_size).max(1);
     let ae_bar = bar(originals.len(), "autoencoder");
     let recon = reconstruct(
-        &model,
+        &ImageEncoder::new(&model, &device)?,
         coder.as_ref(),
         &refs,
         batch_size,
         exp.model.scale(),
-        &device,
         &ae_bar,
     )?;
     ae_bar.finish();

@@ -13,7 +13,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +21,7 @@ use crate::classic::{Codec, Level};
 use crate::codec::Coder;
 use crate::codec::files::Session;
 use crate::config::{Backend, DeviceSpec};
+use crate::cpu_encoder::ImageEncoder;
 use crate::eval::autoencoder::reconstruct;
 use crate::eval::baseline::pass;
 use crate::eval::load_images;
@@ -29,7 +29,6 @@ use crate::eval::parallel::par_map;
 use crate::eval::plots::{AE_COLOUR, CODEC_COLOURS, Series, xy_plot};
 use crate::metrics::msssim::MS_SSIM_MIN_SIDE;
 use crate::metrics::{Colour, compare};
-use crate::model::Autoencoder;
 use crate::progress::{Progress, bar};
 use crate::train::checkpoint::write_atomic;
 use bjontegaard::{bd_rate, quality_at, rate_at};
@@ -51,6 +50,8 @@ pub struct RdOptions {
     pub device: Option<DeviceSpec>,
     /// Images per batch; `None`: each model's `eval.batch_size`.
     pub batch_size: Option<usize>,
+    /// Steps of latent refinement before coding (`--refine`, 0: none) and its step size.
+    pub refine: (u32, Option<f64>),
 }
 
 /// One point of a curve: means over the image set.
@@ -224,21 +225,23 @@ pub fn sweep(models: &[PathBuf], opts: &RdOptions) -> Result<RdResult> {
         if let Some(b) = opts.batch_size {
             s.batch_size = b.max(1);
         }
+        s.refine(opts.refine.0, opts.refine.1)?;
         let ck = crate::train::checkpoint::Checkpoint::load(&s.checkpoint)?;
         let exp = &ck.meta.experiment;
-        let m = score_model(&s, exp.name(), &originals)?;
+        // A refined model's points are named apart from its plain ones.
+        let name = match opts.refine.0 {
+            0 => exp.name().to_string(),
+            steps => format!("{}+refine{steps}", exp.name()),
+        };
+        let m = score_model(&s, &name, &originals)?;
         let against = classic.iter().map(|c| read_at(c, &m)).collect();
         eprintln!(
-            "{}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
-            exp.name(),
-            m.bpp,
-            m.psnr,
-            m.ssim,
-            m.colour.delta_e
+            "{name}: {:.4} bpp, PSNR {:.2} dB, SSIM {:.4}, dE00 {:.2}",
+            m.bpp, m.psnr, m.ssim, m.colour.delta_e
         );
         points.push(RdPoint {
             codec: "niclab".into(),
-            setting: exp.name().to_string(),
+            setting: name,
             lambda: (exp.loss.rate > 0.0).then_some(exp.loss.rate),
             scores: m,
             against,
@@ -387,11 +390,10 @@ pub struct ModelScores {
 /// `name`) and scores the results.
 pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<ModelScores> {
     score(
-        &s.model,
+        &s.encoder()?,
         Some(&s.coder),
         s.batch_size,
         s.coder.scale,
-        &s.device,
         name,
         originals,
     )
@@ -400,17 +402,16 @@ pub fn score_model(s: &Session, name: &str, originals: &[RgbImage]) -> Result<Mo
 /// Scores `model` on `originals`: with a `coder`, its real `.nic` files; without one (a
 /// paper model), its float32 latents, which have no framing (payload = whole).
 pub fn score(
-    model: &Autoencoder,
+    encoder: &ImageEncoder,
     coder: Option<&Coder>,
     batch_size: usize,
     scale: usize,
-    device: &Device,
     name: &str,
     originals: &[RgbImage],
 ) -> Result<ModelScores> {
     let refs: Vec<&RgbImage> = originals.iter().collect();
     let ab = bar(refs.len(), name);
-    let recon = reconstruct(model, coder, &refs, batch_size, scale, device, &ab)?;
+    let recon = reconstruct(encoder, coder, &refs, batch_size, scale, &ab)?;
     ab.finish();
     let framing = coder.map_or(0, Coder::framing);
     let items: Vec<usize> = (0..refs.len()).collect();

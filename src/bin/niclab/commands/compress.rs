@@ -7,7 +7,7 @@ use anyhow::Result;
 use niclab::codec::files::compress;
 use niclab::zoo::Zoo;
 
-use super::{RunArgs, speed};
+use super::{RefineArgs, RunArgs, speed};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,6 +20,8 @@ pub struct Args {
     /// The .nic file, or the output folder for a folder.
     pub output: PathBuf,
     #[command(flatten)]
+    pub refine: RefineArgs,
+    #[command(flatten)]
     pub run: RunArgs,
 }
 
@@ -29,13 +31,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         model,
         input,
         output,
+        refine,
         run,
     } = args;
     let model = match model {
         Some(m) => m,
         None => default_model()?,
     };
-    let s = run.session(&model)?;
+    let mut s = run.session(&model)?;
+    s.refine(refine.refine, refine.refine_lr)?;
     let start = std::time::Instant::now();
     let t = compress(&s, &input, &output)?;
     println!(

@@ -8,7 +8,7 @@ use niclab::classic::Codec;
 use niclab::rd::RdOptions;
 use niclab::zoo::Zoo;
 
-use super::RunArgs;
+use super::{RefineArgs, RunArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,6 +54,8 @@ pub struct Args {
     #[arg(long, default_value = "runs/rd")]
     pub out: PathBuf,
     #[command(flatten)]
+    pub refine: RefineArgs,
+    #[command(flatten)]
     pub run: RunArgs,
 }
 
@@ -68,6 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         avif_quantizers,
         jxl_qualities,
         out,
+        refine,
         run,
     } = args;
     let mut classic = Vec::new();
@@ -94,6 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         backend: run.backend,
         device: run.device,
         batch_size: run.batch_size,
+        refine: (refine.refine, refine.refine_lr),
     };
     let models = if models.is_empty() {
         let dir = niclab::zoo::default_dir();
