@@ -50,6 +50,19 @@ pub struct Params {
     pub scales: Tensor<4>,
 }
 
+impl Params {
+    /// The parameters of a latent of `lh x lw`: `h_s` gives `z`'s size times
+    /// [`HYPER_SCALE`], which is larger when the latent's sides are not multiples of it
+    /// (the coder's scalar synthesis crops the same way).
+    pub fn cropped(self, [lh, lw]: [usize; 2]) -> Self {
+        let [b, m, _, _] = self.means.dims();
+        Self {
+            means: self.means.slice([0..b, 0..m, 0..lh, 0..lw]),
+            scales: self.scales.slice([0..b, 0..m, 0..lh, 0..lw]),
+        }
+    }
+}
+
 impl Hyperprior {
     /// Fresh weights (PyTorch's default initialisation from `seed`) for a latent of
     /// `channels` channels.

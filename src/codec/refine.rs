@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::hyperprior::{Hyperprior, Params};
+use super::hyperprior::Hyperprior;
 use crate::config::LossConfig;
 use crate::loss::HybridLoss;
 use crate::model::{Autoencoder, straight_through_round};
@@ -93,11 +93,6 @@ impl Refiner {
         Ok(self)
     }
 
-    /// Steps of gradient descent per batch.
-    pub fn steps(&self) -> u32 {
-        self.steps
-    }
-
     /// Refines the latent `y` the encoder gave for `images` (`[B, 3, H, W]` in [0, 1], the
     /// padded batch), both on the session's device.
     pub fn refine(&self, images: Tensor<4>, y: Tensor<4>) -> Result<Refined> {
@@ -157,17 +152,10 @@ impl Refiner {
         let pixels = (b * h * w) as f64;
         let (y_hat, bits) = match (self.model.hyperprior(), self.model.prior(), z) {
             (Some(hyper), _, Some(z)) => {
-                let clean = z.clone().inner();
-                let z_hat = z + (clean.clone().round() - clean);
+                let z_hat = straight_through_round(z, None);
                 let side = hyper.prior().bits(z_hat.clone());
-                // h_s gives z's size times 4; the latent may be smaller (the coder crops the
-                // same way).
-                let [_, m, lh, lw] = y.dims();
-                let full = hyper.synthesise(z_hat);
-                let params = Params {
-                    means: full.means.slice([0..b, 0..m, 0..lh, 0..lw]),
-                    scales: full.scales.slice([0..b, 0..m, 0..lh, 0..lw]),
-                };
+                let [_, _, lh, lw] = y.dims();
+                let params = hyper.synthesise(z_hat).cropped([lh, lw]);
                 let y_hat = straight_through_round(y, Some(params.means.clone()));
                 let bits = Hyperprior::latent_bits(y_hat.clone(), &params);
                 (y_hat, bits + side)
