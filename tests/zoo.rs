@@ -609,7 +609,12 @@ fn hyperprior_codecs_code_a_whole_photo_in_fewer_bytes_than_its_tiles() {
 #[test]
 fn the_fourth_recipe_beats_the_models_it_continues() {
     let zoo = Zoo::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).unwrap();
-    let scores = |name: &str| &zoo.find(name).unwrap_or_else(|| panic!("{name}")).test.scores;
+    let scores = |name: &str| {
+        &zoo.find(name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .test
+            .scores
+    };
     let pairs = [
         ("hyperprior7-mse-0.002", "hyperprior3-mse-0.002"),
         ("hyperprior7-mse-0.0005", "hyperprior3-mse-0.0005"),
@@ -621,9 +626,24 @@ fn the_fourth_recipe_beats_the_models_it_continues() {
             "{new}: {:.4} bpp {:.2} dB; {old}: {:.4} bpp {:.2} dB",
             n.bpp, n.psnr, o.bpp, o.psnr
         );
-        assert!(n.bpp <= o.bpp * 1.06, "{new} vs {old}: bpp {} vs {}", n.bpp, o.bpp);
-        assert!(n.psnr > o.psnr + 0.2, "{new} vs {old}: PSNR {} vs {}", n.psnr, o.psnr);
-        assert!(n.ssim > o.ssim, "{new} vs {old}: SSIM {} vs {}", n.ssim, o.ssim);
+        assert!(
+            n.bpp <= o.bpp * 1.06,
+            "{new} vs {old}: bpp {} vs {}",
+            n.bpp,
+            o.bpp
+        );
+        assert!(
+            n.psnr > o.psnr + 0.2,
+            "{new} vs {old}: PSNR {} vs {}",
+            n.psnr,
+            o.psnr
+        );
+        assert!(
+            n.ssim > o.ssim,
+            "{new} vs {old}: SSIM {} vs {}",
+            n.ssim,
+            o.ssim
+        );
         assert!(
             n.colour.delta_e < o.colour.delta_e,
             "{new} vs {old}: dE00 {} vs {}",
