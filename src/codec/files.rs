@@ -189,8 +189,7 @@ pub fn compress_tiled(
 ) -> Result<Vec<u8>> {
     let (w, h) = img.dimensions();
     super::nic::check_size(w, h)?;
-    let (pw, ph) = padded(w, h, coder.scale);
-    let grown = pad(img, pw, ph);
+    // Refused before the padded copy of a large image is made.
     if encoder.refiner().is_some() {
         bail!(
             "--refine codes images of up to {} pixels in one pass; this one is {w}x{h}, coded in \
@@ -198,6 +197,8 @@ pub fn compress_tiled(
             tiles::TILED_ABOVE
         );
     }
+    let (pw, ph) = padded(w, h, coder.scale);
+    let grown = pad(img, pw, ph);
     let (latent, c, lh, lw) = tiles::encode(encoder, &grown, tiling)?;
     drop(grown);
     // h_a over the whole latent (1/256 of the image's positions for the shipped codecs).
