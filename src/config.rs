@@ -485,6 +485,13 @@ pub struct TrainConfig {
     /// noisy latent (Minnen & Singh 2020's mixed quantisation). Left out when `noisy`.
     #[serde(skip_serializing_if = "DecoderInput::is_default")]
     pub decoder_input: DecoderInput,
+    /// What the rate term is measured on: `noisy` (the latent plus U(-½, ½) noise, Ballé et
+    /// al.'s stand-in for rounding), or `rounded`: the bits the coder will spend on the
+    /// latents rounded as it rounds them, the gradient passed straight through the rounding
+    /// (with `decoder_input = "rounded"`: then training's objective is the codec's own, as
+    /// validation measures it). Left out when `noisy`.
+    #[serde(skip_serializing_if = "RateInput::is_default")]
+    pub rate_input: RateInput,
 }
 
 /// The weights a run trains (`train.trainable`).
@@ -518,6 +525,23 @@ pub enum DecoderInput {
 impl DecoderInput {
     fn is_default(&self) -> bool {
         *self == DecoderInput::default()
+    }
+}
+
+/// The latent the rate term is measured on (`train.rate_input`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateInput {
+    /// The latent plus U(-½, ½) noise.
+    #[default]
+    Noisy,
+    /// The latents as the codec rounds them, the gradient passed straight through.
+    Rounded,
+}
+
+impl RateInput {
+    fn is_default(&self) -> bool {
+        *self == RateInput::default()
     }
 }
 
@@ -579,6 +603,7 @@ impl Default for TrainConfig {
             init_from: None,
             trainable: Trainable::All,
             decoder_input: DecoderInput::Noisy,
+            rate_input: RateInput::Noisy,
         }
     }
 }
@@ -986,6 +1011,14 @@ impl Experiment {
                 );
             }
         }
+        if t.rate_input == RateInput::Rounded && t.decoder_input != DecoderInput::Rounded {
+            return err(
+                "train.rate_input",
+                "\"rounded\" measures the rate of the codec's rounded latent, so the decoder \
+                 must see that latent too: set train.decoder_input = \"rounded\""
+                    .into(),
+            );
+        }
         if !(t.min_lr >= 0.0 && t.min_lr <= t.lr) {
             return err(
                 "train.min_lr",
@@ -1257,6 +1290,34 @@ mod tests {
         assert_eq!(
             (e.model.activation, e.model.upsample),
             (Activation::Gdn, Upsample::Resize)
+        );
+    }
+
+    #[test]
+    fn a_rounded_rate_input_needs_a_rounded_decoder_input() {
+        let hyper = "[model]\nentropy = \"hyperprior\"\n[loss]\nmse = 1.0\nrate = 0.01\n";
+        let both = [
+            "train.decoder_input=\"rounded\"",
+            "train.rate_input=\"rounded\"",
+        ];
+        let e = parse(hyper, &both).unwrap();
+        assert_eq!(e.train.rate_input, RateInput::Rounded);
+        assert_eq!(parse(&e.to_toml(), &[]).unwrap(), e, "round trip");
+        assert!(
+            !parse(hyper, &[]).unwrap().to_toml().contains("rate_input"),
+            "absent when noisy, so older runs' configs are unchanged"
+        );
+        let err = parse(hyper, &both[1..]).unwrap_err();
+        assert!(
+            err.message.starts_with("train.rate_input: ")
+                && err.message.contains("train.decoder_input = \"rounded\""),
+            "{err}"
+        );
+        let err = parse(hyper, &["train.rate_input=\"hard\""]).unwrap_err();
+        assert!(
+            err.message.starts_with("unknown variant `hard`")
+                && err.message.contains("`noisy` or `rounded`"),
+            "{err}"
         );
     }
 

@@ -117,15 +117,18 @@ fn resumed_libtorch_resize_decoder_run_ends_with_the_same_weights_bit_for_bit() 
 
 /// `train.decoder_input = "rounded"` reaches the training step: from the same weights and
 /// noise the first step's rate is the noisy latent's either way, while the decoder's error
-/// is that of the rounded latent; and such a run resumes exactly.
+/// is that of the rounded latent; and such a run resumes exactly. So does
+/// `train.rate_input = "rounded"`.
 #[test]
 fn a_rounded_decoder_input_changes_the_distortion_not_the_rate_and_resumes() {
     let hyper = ["model.entropy=hyperprior", "loss.rate=0.01"];
-    let first_row = |input: &str| {
+    // The decoder's input, then any further `train.` settings.
+    let first_row = |settings: &[&str]| {
         let s = setup(1);
-        let mut sets = hyper.to_vec();
-        let set = format!("train.decoder_input={input}");
-        sets.push(&set);
+        let mut sets: Vec<String> = hyper.iter().map(|s| s.to_string()).collect();
+        sets.push(format!("train.decoder_input={}", settings[0]));
+        sets.extend(settings[1..].iter().map(|t| format!("train.{t}")));
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let exp = load(&s, &sets);
         let ckpts = s.root.join("c");
         train(&exp, &opts(&ckpts), &AtomicBool::new(false)).unwrap();
@@ -138,13 +141,21 @@ fn a_rounded_decoder_input_changes_the_distortion_not_the_rate_and_resumes() {
             row[i].parse().unwrap()
         }
     };
-    let (noisy, rounded) = (first_row("noisy"), first_row("rounded"));
+    let (noisy, rounded) = (first_row(&["noisy"]), first_row(&["rounded"]));
     for rate in ["rate_term", "side_rate_term"] {
         assert_eq!(noisy(rate), rounded(rate), "{rate}");
     }
     assert_ne!(noisy("mse_term"), rounded("mse_term"));
     let mut sets = hyper.to_vec();
     sets.push("train.decoder_input=rounded");
+    resume_is_exact(&sets);
+    // `train.rate_input = "rounded"` reaches the step too: the rate is the rounded latents'
+    // (another value from the same weights), and such a run resumes exactly.
+    let codec = first_row(&["rounded", "rate_input=rounded"]);
+    for rate in ["rate_term", "side_rate_term"] {
+        assert_ne!(codec(rate), rounded(rate), "{rate}");
+    }
+    sets.push("train.rate_input=rounded");
     resume_is_exact(&sets);
 }
 

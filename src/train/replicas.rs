@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 
 use crate::backend;
-use crate::config::{DecoderInput, Experiment, Precision, Trainable};
+use crate::config::{DecoderInput, Experiment, Precision, RateInput, Trainable};
 use crate::data::batches::Batch;
 use crate::loss::{HybridLoss, TermValues};
 use crate::model::Autoencoder;
@@ -39,6 +39,7 @@ pub struct Replicas {
     precision: Precision,
     trainable: Trainable,
     decoder_input: DecoderInput,
+    rate_input: RateInput,
     rate_weight: f64,
 }
 
@@ -70,6 +71,7 @@ impl Replicas {
             precision: exp.train.precision,
             trainable: exp.train.trainable,
             decoder_input: exp.train.decoder_input,
+            rate_input: exp.train.rate_input,
             rate_weight: exp.loss.rate,
         })
     }
@@ -103,7 +105,9 @@ impl Replicas {
                 x = x * f32::NAN;
             }
             let pass = |m: &Autoencoder, x: Tensor<4>| match self.trainable {
-                Trainable::All => m.forward_train(x, noise_seed(i), self.decoder_input),
+                Trainable::All => {
+                    m.forward_train(x, noise_seed(i), self.decoder_input, self.rate_input)
+                }
                 Trainable::Decoder => m.forward_decoder_train(x),
             };
             let (recon, rate) = match self.precision {
