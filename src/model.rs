@@ -810,17 +810,25 @@ mod tests {
         assert_eq!(got, [-2.0, 0.0, 0.0, 0.0, 2.0, 3.0]);
     }
 
+    /// Two random 32x32 images on `device`, drawn from `seed`.
+    fn two_images(device: &Device, seed: u64) -> Tensor<4> {
+        device.seed(seed);
+        let uniform = burn::tensor::Distribution::Uniform(0.0, 1.0);
+        Tensor::<4>::random([2, 3, 32, 32], uniform, device)
+    }
+
+    fn vec(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec().unwrap()
+    }
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        t.into_scalar::<f32>()
+    }
+
     #[test]
     fn a_rounded_decoder_input_decodes_the_codec_latent_at_the_same_rate() {
         let device = Device::flex();
-        device.seed(3);
-        let x = Tensor::<4>::random(
-            [2, 3, 32, 32],
-            burn::tensor::Distribution::Uniform(0.0, 1.0),
-            &device,
-        );
-        let vec = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
-        let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+        let x = two_images(&device, 3);
         for entropy in [Entropy::Factorized, Entropy::Hyperprior] {
             let c = ModelConfig {
                 entropy,
@@ -859,14 +867,7 @@ mod tests {
     #[test]
     fn a_rounded_rate_is_the_codec_pass_in_value_and_trains_the_encoder_through_it() {
         let device = Device::flex().autodiff();
-        device.seed(4);
-        let x = Tensor::<4>::random(
-            [2, 3, 32, 32],
-            burn::tensor::Distribution::Uniform(0.0, 1.0),
-            &device,
-        );
-        let vec = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
-        let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+        let x = two_images(&device, 4);
         for entropy in [Entropy::Factorized, Entropy::Hyperprior] {
             let c = ModelConfig {
                 entropy,
