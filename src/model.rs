@@ -327,7 +327,7 @@ impl Autoencoder {
             return (self.decode(y), None);
         }
         if rate_input == RateInput::Rounded {
-            let (latent, rate) = self.straight_through_latent(y, pixels);
+            let (latent, rate) = self.rounded_latent(y, pixels, straight_through_round);
             return (self.decode(latent), Some(rate));
         }
         let noisy = y.clone() + uniform_noise(y.dims(), noise_seed, &y);
@@ -362,24 +362,31 @@ impl Autoencoder {
         (self.decode(latent), Some(rate))
     }
 
-    /// The codec's latent and its rate (as [`Self::quantized_latent`] computes them) with the
-    /// gradients passed straight through both roundings: the rate of `round(y - μ)` reaches
-    /// the encoder through `y` and the hyperprior through μ and σ, as Yang et al. 2020's and
-    /// Guo et al. 2021's fine-tunes on the rounded objective train. For a model with an
-    /// entropy model.
-    fn straight_through_latent(&self, y: Tensor<4>, pixels: f64) -> (Tensor<4>, Rate) {
+    /// The latents rounded as the codec rounds them by `round` ([`codec_round`] for the codec's
+    /// pass, [`straight_through_round`] for training's, which passes the gradients straight
+    /// through, so that the rate of `round(y - μ)` reaches the encoder through `y` and the
+    /// hyperprior through μ and σ, as Yang et al. 2020's and Guo et al. 2021's fine-tunes on
+    /// the rounded objective train), and their rate in bits per pixel: the latent the decoder
+    /// gets and what the coder spends on it. The densities in f32 whatever the autoencoder's
+    /// precision (a no-op for f32). For a model with an entropy model.
+    fn rounded_latent(
+        &self,
+        y: Tensor<4>,
+        pixels: f64,
+        round: fn(Tensor<4>, Option<Tensor<4>>) -> Tensor<4>,
+    ) -> (Tensor<4>, Rate) {
         match (&self.prior, &self.hyper) {
             (Some(prior), _) => {
-                let y_hat = straight_through_round(y, None);
+                let y_hat = round(y, None);
                 let latent = prior.bits(y_hat.clone().cast(FloatDType::F32)) / pixels;
                 (y_hat, Rate { latent, side: None })
             }
             (None, Some(hyper)) => {
                 let z = hyper.analyse(y.clone().cast(FloatDType::F32));
-                let z_hat = straight_through_round(z, None);
+                let z_hat = round(z, None);
                 let side = hyper.prior().bits(z_hat.clone()) / pixels;
                 let params = hyper.synthesise(z_hat);
-                let y_hat = straight_through_round(y, Some(params.means.clone()));
+                let y_hat = round(y, Some(params.means.clone()));
                 let latent =
                     Hyperprior::latent_bits(y_hat.clone().cast(FloatDType::F32), &params) / pixels;
                 let rate = Rate {
@@ -421,28 +428,11 @@ impl Autoencoder {
         let [b, _, h, w] = x.dims();
         let pixels = (b * h * w) as f64;
         let y = self.encode(x);
-        match (&self.prior, &self.hyper) {
-            (Some(prior), _) => {
-                let y = codec_round(y, None);
-                let rate = Rate {
-                    latent: prior.bits(y.clone()) / pixels,
-                    side: None,
-                };
-                (y, Some(rate))
-            }
-            (None, Some(hyper)) => {
-                let z = hyper.analyse(y.clone()).round();
-                let side = hyper.prior().bits(z.clone()) / pixels;
-                let params = hyper.synthesise(z);
-                let y = codec_round(y, Some(params.means.clone()));
-                let rate = Rate {
-                    latent: Hyperprior::latent_bits(y.clone(), &params) / pixels,
-                    side: Some(side),
-                };
-                (y, Some(rate))
-            }
-            (None, None) => (y, None),
+        if !self.has_entropy_model() {
+            return (y, None);
         }
+        let (y, rate) = self.rounded_latent(y, pixels, codec_round);
+        (y, Some(rate))
     }
 
     /// Every weight and bias as `f32`, in module order: for exact comparisons and fingerprints
