@@ -11,7 +11,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mp_s() { sed -n 's/.*(\([0-9.]*\) MP\/s).*/\1/p'; }
 peak() { sed -n 's/.*peak memory \([0-9]*\) MB.*/\1/p'; }
-MODELS=(hyperprior3-msssim-dec-0.002 codec-lambda-0.004)
+# The zoo's default (models/zoo.toml's `default`), so the figures follow what users get.
+DEFAULT=$(sed -n 's/^default = "\(.*\)"$/\1/p' models/zoo.toml)
+MODELS=("$DEFAULT" codec-lambda-0.004)
 .venv-tests/bin/python -c "
 from PIL import Image
 Image.open('datasets/test-photos/Bridge_by_Sander_Klootwijk.png').convert('RGB').resize((6000, 4000), Image.LANCZOS).save('$WORK/big.png')"
@@ -35,7 +37,7 @@ classic=$(.venv-tests/bin/python benches/codec_speed.py datasets/test-photos)
   echo "## Codec speed: megapixels per second on full-size photos"
   echo
   echo "datasets/test-photos (24 photos, 9.4 MP in all). niclab: the default shipped codec"
-  echo "(hyperprior3-msssim-dec-0.002: GDN and a mean-scale hyperprior, its hyper-synthesis in"
+  echo "($DEFAULT: GDN and a mean-scale hyperprior, its hyper-synthesis in"
   echo "niclab's scalar code on both sides) and the factorized codec-lambda-0.004, flex,"
   echo "both cores, through \`niclab compress\` / \`decompress\` on the folder, PNG reading and"
   echo "writing included. The classical codecs: one thread each"
