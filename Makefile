@@ -282,6 +282,7 @@ fuzz:
 bench: data weights build test-venv codec-tools browser
 	bash benches/eval.sh $(EXPERIMENT_BENCH)
 	bash benches/train_speed.sh
+	bash benches/subnormals.sh
 	bash benches/jpeg_speed.sh
 	bash benches/codec_speed.sh
 	bash benches/flat_areas.sh

@@ -24,6 +24,7 @@ pub mod rd;
 pub mod run_lock;
 pub mod serve;
 pub mod study;
+pub mod subnormals;
 pub mod train;
 pub mod vgg;
 pub mod zoo;

@@ -238,6 +238,39 @@ fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     assert_eq!(best.meta.step, 4, "val_every = 4");
 }
 
+/// `niclab train` flushes subnormal floats to zero on x86-64 (src/subnormals.rs) and says so
+/// in its header; `--keep-subnormals` keeps IEEE arithmetic, and the tiny run learns the same.
+#[test]
+fn training_flushes_subnormals_unless_asked_to_keep_them() {
+    let dir = common::tiny_project(4);
+    let losses = |dir: &Path| -> Vec<f64> {
+        let text = std::fs::read_to_string(dir.join("checkpoints/tiny/metrics.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+            .collect()
+    };
+    let out = run_in(dir.path(), &["train", "tiny.toml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let says = stderr.contains("subnormals flushed to zero");
+    assert_eq!(says, cfg!(target_arch = "x86_64"), "{stderr}");
+    let flushed = losses(dir.path());
+
+    let out = run_in(
+        dir.path(),
+        &["train", "tiny.toml", "--keep-subnormals", "--overwrite"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("subnormals flushed"), "{stderr}");
+    let kept = losses(dir.path());
+    assert_eq!(flushed.len(), 4);
+    for (f, k) in flushed.iter().zip(&kept) {
+        assert!((f - k).abs() <= 1e-6 * k.abs(), "{flushed:?} vs {kept:?}");
+    }
+}
+
 #[test]
 fn corrupt_training_images_are_reported_or_fatal_with_strict() {
     let dir = common::tiny_project(2);

@@ -175,7 +175,7 @@ pub fn train(
     data.finish_at(total, replicas.count());
     eprintln!(
         "{}: {} training / {} validation photos, {} validation crops, {} steps/epoch, {total} steps, \
-         {} backend on {} ({})",
+         {} backend on {} ({}{})",
         exp.name(),
         data.train_photos(),
         data.val_photos(),
@@ -188,7 +188,12 @@ pub fn train(
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        exp.train.precision
+        exp.train.precision,
+        if crate::subnormals::flushed() {
+            ", subnormals flushed to zero"
+        } else {
+            ""
+        }
     );
 
     let warmup = schedule::warmup_steps(&exp.train, total);

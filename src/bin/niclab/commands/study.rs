@@ -97,6 +97,8 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
+    // It trains: flushed before any worker thread exists, so that they all inherit it.
+    niclab::subnormals::flush_to_zero();
     let study = Study::load(&args.file, &args.overrides)?;
     let opts = StudyOptions {
         checkpoints: args.checkpoints.clone(),

@@ -28,6 +28,11 @@ pub struct Args {
     /// Stop (as on Ctrl-C, saving a checkpoint) once this many steps are done.
     #[arg(long, value_name = "STEPS")]
     pub stop_after: Option<u64>,
+    /// Keep IEEE subnormal floats. By default training flushes them to zero (x86-64), which
+    /// changes nothing a model learns but spares many CPUs a slow path: 3.5x faster training on
+    /// an Intel Xeon (make bench). For comparisons.
+    #[arg(long)]
+    pub keep_subnormals: bool,
     /// Folder of run folders.
     #[arg(long, default_value = "checkpoints")]
     pub checkpoints: PathBuf,
@@ -38,6 +43,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
+    // Before any worker thread exists, so that they all inherit it.
+    if !args.keep_subnormals {
+        niclab::subnormals::flush_to_zero();
+    }
     let Args {
         file,
         overrides,
@@ -45,6 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         overwrite,
         strict,
         stop_after,
+        keep_subnormals: _,
         checkpoints,
         runs,
     } = args;
