@@ -43,6 +43,13 @@ fn a_study_trains_evaluates_and_reports_every_experiment() {
     let dir = tiny_study(30);
     let out = common::succeed(niclab().args(["study", "s.toml"]).current_dir(dir.path()));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // A study trains, so it flushes subnormals as `niclab train` does (src/subnormals.rs).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("subnormals flushed to zero").count(),
+        if cfg!(target_arch = "x86_64") { 2 } else { 0 },
+        "{stderr}"
+    );
     // The 3-pair row sits next to the paper's 3-pair row; the 2-pair one has none.
     assert!(stdout.contains("| 3 | niclab |"), "{stdout}");
     assert!(
