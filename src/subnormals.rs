@@ -12,20 +12,22 @@
 //! new thread copies its creator's, so it is set first thing in the command, before libtorch's
 //! and rayon's worker threads exist.
 
+/// MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6).
+#[cfg(target_arch = "x86_64")]
+const FTZ_DAZ: u32 = 1 << 15 | 1 << 6;
+
 /// Sets flush-to-zero and denormals-are-zero on the calling thread (and so on every thread it
 /// starts from now on). Returns whether this CPU architecture has the switch (x86-64); elsewhere
 /// it does nothing.
 pub fn flush_to_zero() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        const FTZ: u32 = 1 << 15;
-        const DAZ: u32 = 1 << 6;
         let mut csr: u32 = 0;
         // SAFETY: stmxcsr / ldmxcsr read and write the SSE control register of this thread
         // only; every x86-64 CPU has it, and FTZ and DAZ are valid bits on all of them.
         unsafe {
             std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack));
-            csr |= FTZ | DAZ;
+            csr |= FTZ_DAZ;
             std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack));
         }
         true
@@ -42,7 +44,7 @@ pub fn flushed() -> bool {
         let mut csr: u32 = 0;
         // SAFETY: stmxcsr only reads this thread's SSE control register.
         unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
-        csr & (1 << 15 | 1 << 6) == (1 << 15 | 1 << 6)
+        csr & FTZ_DAZ == FTZ_DAZ
     }
     #[cfg(not(target_arch = "x86_64"))]
     false

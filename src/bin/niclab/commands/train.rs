@@ -30,7 +30,7 @@ pub struct Args {
     pub stop_after: Option<u64>,
     /// Keep IEEE subnormal floats. By default training flushes them to zero (x86-64), which
     /// changes nothing a model learns but spares many CPUs a slow path: 3.5x faster training on
-    /// an Intel Xeon (make bench). For comparisons.
+    /// an Intel Xeon (README, "Training speed"). For comparisons.
     #[arg(long)]
     pub keep_subnormals: bool,
     /// Folder of run folders.
