@@ -1,12 +1,15 @@
-//! Flushing subnormal floats to zero in the processes that train.
+//! Flushing subnormal floats to zero in the processes that train or refine latents.
 //!
 //! Arithmetic on subnormal floats (below 1.2e-38 in f32) takes a slow microcode path on many
 //! x86 CPUs: on an Intel Xeon (Sapphire Rapids, 2 threads) a hyperprior fine-tune on libtorch
 //! ran at 2.7 images/s with IEEE subnormals and 9.6 with them flushed, its losses equal to the
 //! digits printed (AMD EPYC, where the earlier recipes trained, pays far less). Training loses
 //! nothing by treating numbers that small as zero; PyTorch offers the same switch
-//! (`torch.set_flush_denormal`). The codec's paths (compress, decompress, eval, rd, serve)
-//! never call this: their exact decoding must not depend on a per-process setting.
+//! (`torch.set_flush_denormal`). Encoding with `--refine` (gradient descent on the latents,
+//! in compress and rd) flushes too. The one computation whose bits must be the same in every
+//! process, the coder's scalar hyper-synthesis, runs inside [`ieee`] whatever its caller set,
+//! so a file coded by a flushed process decodes in any other; decompress, eval and serve
+//! never flush.
 //!
 //! The setting (SSE's MXCSR: flush-to-zero and denormals-are-zero) belongs to each thread and a
 //! new thread copies its creator's, so it is set first thing in the command, before libtorch's
@@ -34,6 +37,34 @@ pub fn flush_to_zero() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// Runs `f` with IEEE subnormals on the calling thread (and the threads `f` starts), then
+/// restores the thread's setting: for the code whose results must be the same bits in every
+/// process, flushed or not.
+pub fn ieee<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut saved: u32 = 0;
+        // SAFETY: as in `flush_to_zero`: this thread's SSE control register only.
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut saved, options(nostack));
+            let cleared = saved & !FTZ_DAZ;
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &cleared, options(nostack));
+        }
+        // Restored on the way out, by unwinding too.
+        struct Restore(u32);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: writes back the value read from this thread's register above.
+                unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &self.0, options(nostack)) };
+            }
+        }
+        let _restore = Restore(saved);
+        f()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
 }
 
 /// Whether the calling thread flushes subnormals (both FTZ and DAZ set); false where the
@@ -94,5 +125,35 @@ mod tests {
             assert_eq!(sum, 0.0);
         }
         assert!(half_min_normal() > 0.0, "other threads are untouched");
+    }
+
+    #[test]
+    fn ieee_keeps_subnormals_inside_a_flushed_thread_and_restores_the_flush() {
+        let (inside, started_inside, after, still) = std::thread::spawn(|| {
+            let set = flush_to_zero();
+            let inside = ieee(|| (half_min_normal(), std::thread::spawn(half_min_normal)));
+            let (inside, child) = inside;
+            (
+                inside,
+                child.join().unwrap(),
+                half_min_normal(),
+                flushed() == set,
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, f32::MIN_POSITIVE / 2.0, "IEEE inside");
+        assert_eq!(
+            started_inside,
+            f32::MIN_POSITIVE / 2.0,
+            "and in its threads"
+        );
+        assert!(still, "the flush is back afterwards");
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(after, 0.0);
+        }
+        // Without a flush it changes nothing.
+        assert_eq!(ieee(half_min_normal), f32::MIN_POSITIVE / 2.0);
+        assert!(!flushed());
     }
 }

@@ -20,6 +20,8 @@ mod gaussian;
 mod nic;
 #[path = "../../src/codec/synthesis.rs"]
 mod synthesis;
+#[path = "../../src/subnormals.rs"]
+mod subnormals;
 #[path = "../../src/codec/tables.rs"]
 mod tables;
 

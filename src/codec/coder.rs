@@ -193,7 +193,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Every latent value's scale index and mean, `[C, lh, lw]` each: the hyper-synthesis of
 /// `ẑ` (`[C, zh, zw]`), its `[2C, 4 zh, 4 zw]` output cropped to the latent's size (scales
-/// first, then means). The same integer indexes wherever it runs ([`super::synthesis`]).
+/// first, then means). The same integer indexes wherever it runs ([`super::synthesis`]),
+/// in a process that flushes subnormals too (their IEEE results are kept here).
 fn conditionals(
     synthesis: &Synthesis,
     c: usize,
@@ -204,11 +205,13 @@ fn conditionals(
     if !synthesis.fits(c) {
         bail!("the hyper-synthesis' layers do not fit a latent of {c} channels");
     }
-    let out = synthesis.run(&Map {
-        c,
-        h: zh,
-        w: zw,
-        data: z_hat,
+    let out = crate::subnormals::ieee(|| {
+        synthesis.run(&Map {
+            c,
+            h: zh,
+            w: zw,
+            data: z_hat,
+        })
     });
     if out.h < lh || out.w < lw {
         bail!(
@@ -278,6 +281,51 @@ mod tests {
             scale: 16,
             hyper: Some(Box::new(synthesis)),
         }
+    }
+
+    #[test]
+    fn the_conditionals_are_the_same_bits_in_a_thread_that_flushes_subnormals() {
+        // Subnormal weights in the first layer, scaled back into the normal range by the
+        // next two: flushed, the first layer's products are 0 and so are the means.
+        let layer = |c_in: usize, c_out: usize, k: usize, w: f32, bias: f32| Layer {
+            c_in,
+            c_out,
+            k,
+            weight: vec![w; c_in * c_out * k * k],
+            bias: vec![bias; c_out],
+        };
+        let mut out = layer(1, 2, 3, 1e19, 0.0);
+        out.bias[0] = 1.0; // the scales'
+        let synthesis = Synthesis {
+            up: [layer(1, 1, 5, 1e-39, 0.0), layer(1, 1, 5, 1e19, 0.0)],
+            out,
+            slope: 0.01,
+        };
+        let z = vec![3.0f32];
+        let run = || conditionals(&synthesis, 1, z.clone(), (1, 1), (4, 4)).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let (plain_indexes, plain_means) = run();
+        assert!(plain_means.iter().any(|&m| m > 0.1), "{plain_means:?}");
+        let (raw, (indexes, means)) = std::thread::scope(|s| {
+            s.spawn(|| {
+                crate::subnormals::flush_to_zero();
+                let raw = synthesis.run(&Map {
+                    c: 1,
+                    h: 1,
+                    w: 1,
+                    data: z.clone(),
+                });
+                (raw, run())
+            })
+            .join()
+            .unwrap()
+        });
+        if cfg!(target_arch = "x86_64") {
+            // The case matters: the synthesis alone, flushed, loses the means.
+            assert!(raw.data[16..].iter().all(|&m| m == 0.0), "{:?}", raw.data);
+        }
+        assert_eq!(indexes, plain_indexes);
+        assert_eq!(bits(&means), bits(&plain_means));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         refine,
         run,
     } = args;
+    refine.flush_subnormals();
     let model = match model {
         Some(m) => m,
         None => default_model()?,
@@ -42,8 +43,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     s.refine(refine.refine, refine.refine_lr)?;
     let start = std::time::Instant::now();
     let t = compress(&s, &input, &output)?;
+    let refined = match refine.refine {
+        0 => String::new(),
+        n if niclab::subnormals::flushed() => {
+            format!(", latents refined {n} steps (subnormals flushed to zero)")
+        }
+        n => format!(", latents refined {n} steps"),
+    };
     println!(
-        "{} file(s), {} -> {} bytes ({:.2}x), model {} ({}); {}{}",
+        "{} file(s), {} -> {} bytes ({:.2}x), model {} ({}){refined}; {}{}",
         t.files,
         t.bytes_in,
         t.bytes_out,

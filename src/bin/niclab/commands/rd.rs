@@ -73,6 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         refine,
         run,
     } = args;
+    refine.flush_subnormals();
     let mut classic = Vec::new();
     for codec in codecs {
         let (flag, settings) = match codec {
