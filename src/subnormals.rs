@@ -19,20 +19,31 @@
 #[cfg(target_arch = "x86_64")]
 const FTZ_DAZ: u32 = 1 << 15 | 1 << 6;
 
+/// The calling thread's SSE control register.
+#[cfg(target_arch = "x86_64")]
+fn mxcsr() -> u32 {
+    let mut csr: u32 = 0;
+    // SAFETY: stmxcsr only reads this thread's SSE control register, which every x86-64 CPU has.
+    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
+    csr
+}
+
+/// Sets the calling thread's SSE control register (callers change only FTZ and DAZ, or write
+/// back a value read from it).
+#[cfg(target_arch = "x86_64")]
+fn set_mxcsr(csr: u32) {
+    // SAFETY: ldmxcsr writes this thread's SSE control register only; FTZ and DAZ are valid
+    // bits on every x86-64 CPU, and the other bits are the thread's own.
+    unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack)) };
+}
+
 /// Sets flush-to-zero and denormals-are-zero on the calling thread (and so on every thread it
 /// starts from now on). Returns whether this CPU architecture has the switch (x86-64); elsewhere
 /// it does nothing.
 pub fn flush_to_zero() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut csr: u32 = 0;
-        // SAFETY: stmxcsr / ldmxcsr read and write the SSE control register of this thread
-        // only; every x86-64 CPU has it, and FTZ and DAZ are valid bits on all of them.
-        unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack));
-            csr |= FTZ_DAZ;
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack));
-        }
+        set_mxcsr(mxcsr() | FTZ_DAZ);
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -45,22 +56,16 @@ pub fn flush_to_zero() -> bool {
 pub fn ieee<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut saved: u32 = 0;
-        // SAFETY: as in `flush_to_zero`: this thread's SSE control register only.
-        unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut saved, options(nostack));
-            let cleared = saved & !FTZ_DAZ;
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &cleared, options(nostack));
-        }
         // Restored on the way out, by unwinding too.
         struct Restore(u32);
         impl Drop for Restore {
             fn drop(&mut self) {
-                // SAFETY: writes back the value read from this thread's register above.
-                unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &self.0, options(nostack)) };
+                set_mxcsr(self.0);
             }
         }
+        let saved = mxcsr();
         let _restore = Restore(saved);
+        set_mxcsr(saved & !FTZ_DAZ);
         f()
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -72,10 +77,7 @@ pub fn ieee<T>(f: impl FnOnce() -> T) -> T {
 pub fn flushed() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut csr: u32 = 0;
-        // SAFETY: stmxcsr only reads this thread's SSE control register.
-        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
-        csr & FTZ_DAZ == FTZ_DAZ
+        mxcsr() & FTZ_DAZ == FTZ_DAZ
     }
     #[cfg(not(target_arch = "x86_64"))]
     false

@@ -528,11 +528,10 @@ fn shipped_hyperprior_files_decode_alike_on_both_backends() {
             for &i in &picks {
                 coded[i] = true;
             }
-            let images = &images;
             let indexes = common::codec::same_latents_on_both_backends(
                 &e.checkpoint(&dir),
                 checkpoints,
-                images,
+                &images,
             );
             let values: usize = indexes.values().sum();
             eprintln!(
