@@ -67,6 +67,12 @@ pub struct ModelConfig {
     /// convolution). Left out when it is the default, like `init`.
     #[serde(skip_serializing_if = "Upsample::is_default")]
     pub upsample: Upsample,
+    /// What maps the decoder's last convolution to pixels: `sigmoid` (the paper's), `clamp`
+    /// (linear, clamped to [0, 1], the gradient passed straight through the clamp) or
+    /// `stretched` (a sigmoid reaching 0 and 1, clamped). Left out when it is the default,
+    /// like `init`.
+    #[serde(skip_serializing_if = "Output::is_default")]
+    pub output: Output,
 }
 
 /// The distribution of a new model's weights. Depth decides which one trains (README,
@@ -136,6 +142,33 @@ impl Upsample {
     }
 }
 
+/// The decoder's output function ([`crate::model::Autoencoder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    /// A sigmoid, as the paper's model: pixels land in (0, 1), but its slope is under 0.05
+    /// where they are within 12 levels of black or white, so the loss barely moves the
+    /// darkest and brightest pixels (README, "Clamped output").
+    #[default]
+    Sigmoid,
+    /// The convolution's value clamped to [0, 1] (CompressAI's decoders end linear and clamp
+    /// when they evaluate): the loss sees the clamped picture the codec gives, and its
+    /// gradient passes straight through the clamp, so a pixel pushed past a bound can come
+    /// back.
+    Clamp,
+    /// The sigmoid stretched past both bounds and clamped, `clamp((1 + 2ε)·σ(v) − ε)` with ε =
+    /// [`crate::model::STRETCH`]: black and white at a finite `v`, where the slope is still
+    /// over 0.018, and the sigmoid's picture to within ε elsewhere, so a sigmoid model's
+    /// weights start it as they are. The gradient passes straight through the clamp.
+    Stretched,
+}
+
+impl Output {
+    fn is_default(&self) -> bool {
+        *self == Output::default()
+    }
+}
+
 /// The entropy model over the latent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -175,6 +208,7 @@ impl Default for ModelConfig {
             init: Init::Pytorch,
             activation: Activation::Relu,
             upsample: Upsample::Transposed,
+            output: Output::Sigmoid,
         }
     }
 }

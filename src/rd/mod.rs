@@ -579,11 +579,10 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
             |p| p.scores.colour.delta_e,
         ),
     ];
-    let has_ms_ssim = r.models.iter().all(|p| p.scores.ms_ssim.is_some());
     let ms_plot: Plot = ("rd-ms-ssim", "Rate-distortion: MS-SSIM", "MS-SSIM", |p| {
         p.scores.ms_ssim.unwrap_or(f64::NAN)
     });
-    for (file, title, label, f) in plots.into_iter().chain(has_ms_ssim.then_some(ms_plot)) {
+    for (file, title, label, f) in plots.into_iter().chain(has_ms_ssim(r).then_some(ms_plot)) {
         xy_plot(
             &out.join(format!("plots/{file}.png")),
             title,
@@ -630,6 +629,12 @@ pub fn write(r: &RdResult, out: &Path) -> Result<()> {
 
 /// A point's bpp, payload bpp, PSNR, SSIM, MS-SSIM, ΔE00 and Y / Cb / Cr cells of the
 /// report.
+/// Whether every model point has an MS-SSIM (images of 161 pixels a side or more): then the
+/// MS-SSIM curve is plotted and linked.
+fn has_ms_ssim(r: &RdResult) -> bool {
+    r.models.iter().all(|p| p.scores.ms_ssim.is_some())
+}
+
 fn cells(s: &ModelScores) -> String {
     let c = &s.colour;
     let ms = s.ms_ssim.map_or("-".into(), |m| format!("{m:.4}"));
@@ -762,6 +767,9 @@ pub fn report(r: &RdResult) -> String {
         "\n![PSNR](plots/rd-psnr.png)\n\n![SSIM](plots/rd-ssim.png)\n\n\
          ![ΔE00](plots/rd-delta-e.png)"
     );
+    if has_ms_ssim(r) {
+        let _ = writeln!(m, "\n![MS-SSIM](plots/rd-ms-ssim.png)");
+    }
     m
 }
 
@@ -785,6 +793,28 @@ mod tests {
             },
             against: Vec::new(),
         }
+    }
+
+    /// The report links the MS-SSIM plot exactly when `write` draws it: every model point
+    /// has an MS-SSIM.
+    #[test]
+    fn the_report_links_the_ms_ssim_plot_when_it_is_drawn() {
+        let mut r = RdResult {
+            images: PathBuf::from("photos"),
+            count: 2,
+            classic: Vec::new(),
+            models: vec![point("a", 0.1, 0.70), point("b", 0.25, 0.79)],
+            bd: Vec::new(),
+            bd_note: None,
+        };
+        let link = "![MS-SSIM](plots/rd-ms-ssim.png)";
+        assert!(!report(&r).contains(link));
+        r.models[0].scores.ms_ssim = Some(0.93);
+        assert!(!report(&r).contains(link), "one point without MS-SSIM");
+        r.models[1].scores.ms_ssim = Some(0.95);
+        let md = report(&r);
+        assert!(md.contains(link), "{md}");
+        assert!(md.contains("![ΔE00](plots/rd-delta-e.png)"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
 use crate::backend;
-use crate::config::Experiment;
+use crate::config::{Experiment, Output};
 use crate::data::batches::{Batch, TrainingData, mix_seed};
 use crate::loss::{HybridLoss, TermValues, ssim_per_image};
 use crate::model::Autoencoder;
@@ -487,9 +487,30 @@ pub fn model_from_checkpoint(
 
 /// The weights a fine-tuning run starts from (`train.init_from`): the checkpoint's model, which
 /// must be the experiment's own.
+///
+/// The one change of `[model]` allowed: a sigmoid model's weights may start an `output =
+/// "clamp"` one ([`Autoencoder::clamped_from_sigmoid`]).
 fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Autoencoder> {
     let ckpt = init_checkpoint(path, exp)?;
-    model_from_checkpoint(&ckpt, path, device)
+    let model = model_from_checkpoint(&ckpt, path, device)?;
+    Ok(if sigmoid_to_clamp(&ckpt.meta.experiment, exp) {
+        model.clamped_from_sigmoid()
+    } else if sigmoid_to_stretched(&ckpt.meta.experiment, exp) {
+        model.stretched_from_sigmoid()
+    } else {
+        model
+    })
+}
+
+/// Whether `init`'s model differs from `exp`'s only in a sigmoid output that `exp` clamps.
+fn sigmoid_to_clamp(init: &Experiment, exp: &Experiment) -> bool {
+    init.model.output == Output::Sigmoid && exp.model.output == Output::Clamp
+}
+
+/// Whether `init`'s model differs from `exp`'s only in a sigmoid output that `exp` stretches
+/// (the weights start it as they are).
+fn sigmoid_to_stretched(init: &Experiment, exp: &Experiment) -> bool {
+    init.model.output == Output::Sigmoid && exp.model.output == Output::Stretched
 }
 
 /// Checks `train.init_from`, if set, as a run would before its first step: the checkpoint
@@ -503,13 +524,15 @@ pub fn check_init_from(exp: &Experiment) -> Result<()> {
 
 fn init_checkpoint(path: &Path, exp: &Experiment) -> Result<Checkpoint> {
     let ckpt = Checkpoint::load(path).context("train.init_from")?;
+    let converts = sigmoid_to_clamp(&ckpt.meta.experiment, exp)
+        || sigmoid_to_stretched(&ckpt.meta.experiment, exp);
     let diff: Vec<String> = differing_keys(&ckpt.meta.experiment, exp)
         .into_iter()
-        .filter(|k| k.starts_with("model."))
+        .filter(|k| k.starts_with("model.") && !(converts && k == "model.output"))
         .collect();
     if !diff.is_empty() {
         bail!(
-            "train.init_from: {} holds a different model ({}); fine-tuning needs the same [model]",
+            "train.init_from: {} holds a different model ({}); fine-tuning needs the same [model] (or a sigmoid output clamped: model.output = \"clamp\")",
             path.display(),
             diff.join(", ")
         );
