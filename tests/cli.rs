@@ -105,6 +105,41 @@ fn config_checks_the_checkpoint_a_run_starts_from() {
     }
 }
 
+/// A sigmoid model's weights may start a clamped or stretched one (`model.output`), not the
+/// other way: a stretched model's checkpoint refused as the start of a sigmoid experiment,
+/// naming the key.
+#[test]
+fn init_from_changes_a_sigmoid_output_and_only_that() {
+    let config = |args: &[&str]| {
+        niclab()
+            .args(["config", "experiments/hyperprior9-mse-0.002.toml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for output in ["clamp", "stretched"] {
+        let out = config(&["--set", &format!("model.output={output}")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{output}: {stderr}");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            printed.contains(&format!("output = \"{output}\"")),
+            "{printed}"
+        );
+    }
+    let out = config(&[
+        "--set",
+        "train.init_from=models/hyperprior10-mse-0.002/model.ckpt",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "printed a config");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("hyperprior10-mse-0.002/model.ckpt holds a different model (model.output)"),
+        "{stderr}"
+    );
+}
+
 /// Every experiment file in `experiments/` parses, validates and is named after its file (a
 /// shipped model's run takes that name). Study files (a `[set]` table) are a study's, not
 /// `config`'s.
