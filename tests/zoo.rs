@@ -777,11 +777,14 @@ fn the_mse_sets_third_round_beats_its_second() {
     );
 }
 
+/// A quality read off a model's figures (higher is better).
+type Quality = fn(&niclab::rd::ModelScores) -> f64;
+
 /// niclab's BD-rate over the zoo's test-1000 figures of the set `new` (`<new>-<λ>` for each
 /// of `lambdas`) against the set `old`, below `below` per cent at equal SSIM, ΔE00 and PSNR.
 fn assert_set_ahead((new, old): (&str, &str), lambdas: &[&str], below: [f64; 3]) {
     let zoo = Zoo::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).unwrap();
-    let curve = |set: &str, quality: fn(&niclab::rd::ModelScores) -> f64| -> Vec<(f64, f64)> {
+    let curve = |set: &str, quality: Quality| -> Vec<(f64, f64)> {
         lambdas
             .iter()
             .map(|l| {
@@ -795,7 +798,7 @@ fn assert_set_ahead((new, old): (&str, &str), lambdas: &[&str], below: [f64; 3])
             })
             .collect()
     };
-    let metrics: [(&str, fn(&niclab::rd::ModelScores) -> f64); 3] = [
+    let metrics: [(&str, Quality); 3] = [
         ("SSIM", |s| s.ssim),
         ("ΔE00", |s| -s.colour.delta_e),
         ("PSNR", |s| s.psnr),

@@ -489,28 +489,23 @@ pub fn model_from_checkpoint(
 /// must be the experiment's own.
 ///
 /// The one change of `[model]` allowed: a sigmoid model's weights may start an `output =
-/// "clamp"` one ([`Autoencoder::clamped_from_sigmoid`]).
+/// "clamp"` one ([`Autoencoder::clamped_from_sigmoid`]) or a `"stretched"` one.
 fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Autoencoder> {
     let ckpt = init_checkpoint(path, exp)?;
     let model = model_from_checkpoint(&ckpt, path, device)?;
-    Ok(if sigmoid_to_clamp(&ckpt.meta.experiment, exp) {
-        model.clamped_from_sigmoid()
-    } else if sigmoid_to_stretched(&ckpt.meta.experiment, exp) {
-        model.stretched_from_sigmoid()
-    } else {
-        model
+    if !from_sigmoid(&ckpt.meta.experiment, exp) {
+        return Ok(model);
+    }
+    Ok(match exp.model.output {
+        Output::Clamp => model.clamped_from_sigmoid(),
+        Output::Stretched => model.stretched_from_sigmoid(),
+        Output::Sigmoid => model,
     })
 }
 
-/// Whether `init`'s model differs from `exp`'s only in a sigmoid output that `exp` clamps.
-fn sigmoid_to_clamp(init: &Experiment, exp: &Experiment) -> bool {
-    init.model.output == Output::Sigmoid && exp.model.output == Output::Clamp
-}
-
-/// Whether `init`'s model differs from `exp`'s only in a sigmoid output that `exp` stretches
-/// (the weights start it as they are).
-fn sigmoid_to_stretched(init: &Experiment, exp: &Experiment) -> bool {
-    init.model.output == Output::Sigmoid && exp.model.output == Output::Stretched
+/// Whether `init`'s sigmoid model starts `exp`'s other output (`model.output` may differ).
+fn from_sigmoid(init: &Experiment, exp: &Experiment) -> bool {
+    init.model.output == Output::Sigmoid && exp.model.output != Output::Sigmoid
 }
 
 /// Checks `train.init_from`, if set, as a run would before its first step: the checkpoint
@@ -524,15 +519,14 @@ pub fn check_init_from(exp: &Experiment) -> Result<()> {
 
 fn init_checkpoint(path: &Path, exp: &Experiment) -> Result<Checkpoint> {
     let ckpt = Checkpoint::load(path).context("train.init_from")?;
-    let converts = sigmoid_to_clamp(&ckpt.meta.experiment, exp)
-        || sigmoid_to_stretched(&ckpt.meta.experiment, exp);
+    let converts = from_sigmoid(&ckpt.meta.experiment, exp);
     let diff: Vec<String> = differing_keys(&ckpt.meta.experiment, exp)
         .into_iter()
         .filter(|k| k.starts_with("model.") && !(converts && k == "model.output"))
         .collect();
     if !diff.is_empty() {
         bail!(
-            "train.init_from: {} holds a different model ({}); fine-tuning needs the same [model] (or a sigmoid output clamped: model.output = \"clamp\")",
+            "train.init_from: {} holds a different model ({}); fine-tuning needs the same [model] (but for a sigmoid model's model.output, which may become \"clamp\" or \"stretched\")",
             path.display(),
             diff.join(", ")
         );
