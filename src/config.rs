@@ -158,8 +158,9 @@ pub enum Output {
     Clamp,
     /// The sigmoid stretched past both bounds and clamped, `clamp((1 + 2ε)·σ(v) − ε)` with ε =
     /// [`crate::model::STRETCH`]: black and white at a finite `v` (±4.6), where the slope is
-    /// still 0.0099 (5 times the sigmoid's at half a level), and the sigmoid's picture to within ε elsewhere, so a sigmoid model's
-    /// weights start it as they are. The gradient passes straight through the clamp.
+    /// still 0.0099 (5 times the sigmoid's at half a level), and the sigmoid's picture to
+    /// within ε elsewhere, so a sigmoid model's weights start it as they are. The gradient
+    /// passes straight through the clamp.
     Stretched,
 }
 

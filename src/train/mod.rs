@@ -493,14 +493,14 @@ pub fn model_from_checkpoint(
 fn initial_weights(path: &Path, exp: &Experiment, device: &Device) -> Result<Autoencoder> {
     let ckpt = init_checkpoint(path, exp)?;
     let model = model_from_checkpoint(&ckpt, path, device)?;
-    if !from_sigmoid(&ckpt.meta.experiment, exp) {
-        return Ok(model);
-    }
-    Ok(match exp.model.output {
-        Output::Clamp => model.clamped_from_sigmoid(),
-        Output::Stretched => model.stretched_from_sigmoid(),
-        Output::Sigmoid => model,
-    })
+    Ok(
+        match (ckpt.meta.experiment.model.output, exp.model.output) {
+            (Output::Sigmoid, Output::Clamp) => model.clamped_from_sigmoid(),
+            (Output::Sigmoid, Output::Stretched) => model.stretched_from_sigmoid(),
+            // The same output (`init_checkpoint` refuses any other change).
+            _ => model,
+        },
+    )
 }
 
 /// Whether `init`'s sigmoid model starts `exp`'s other output (`model.output` may differ).
