@@ -266,7 +266,8 @@ fn shipped_models_reproduce_their_figures() {
     // MS-SSIM decoders, four of the third (λ 0.0005, 0.001, 0.002, 0.008) and their four
     // MS-SSIM decoders, three of the fourth (λ 0.0005, 0.001, 0.002: the third continued),
     // four of the fifth (λ 0.0005 ... 0.008: fine-tuned on the codec's own objective) and
-    // its four MS-SSIM models, the fifth's second round (λ 0.0005 ... 0.008), and the CPU
+    // its four MS-SSIM models, five more rounds of four (the MSE set's second, third and
+    // fourth, the MS-SSIM set's second and third: hyperprior9 ... 11), and the CPU
     // reproduction's four depths; every entry checks its experiment file too.
     let count = |k: Kind| zoo.models.iter().filter(|e| e.kind == k).count();
     assert_eq!((count(Kind::Codec), count(Kind::Paper)), (53, 4));
