@@ -756,19 +756,10 @@ fn the_ms_ssim_sets_second_round_beats_its_first() {
 /// -3.2 % at equal PSNR, -5.0 % SSIM, -4.2 % ΔE00). On the photos: -8.2 % at equal PSNR.
 #[test]
 fn the_mse_sets_third_round_beats_its_second() {
-    assert_ahead(
-        &[
-            ("hyperprior10-mse-0.008", "hyperprior9-mse-0.008"),
-            ("hyperprior10-mse-0.002", "hyperprior9-mse-0.002"),
-            ("hyperprior10-mse-0.001", "hyperprior9-mse-0.001"),
-            ("hyperprior10-mse-0.0005", "hyperprior9-mse-0.0005"),
-        ],
-        0.1,
-        1.02,
-    );
-    assert_set_ahead(
+    assert_round_ahead(
         ("hyperprior10-mse", "hyperprior9-mse"),
         &["0.008", "0.002", "0.001", "0.0005"],
+        (0.1, 1.02),
         [-4.0, -3.0, -2.0],
     );
 }
@@ -782,19 +773,10 @@ fn the_mse_sets_third_round_beats_its_second() {
 /// photos: -4.4 % at equal MS-SSIM.
 #[test]
 fn the_ms_ssim_sets_third_round_beats_its_second() {
-    assert_ahead(
-        &[
-            ("hyperprior10-msssim-0.42", "hyperprior9-msssim-0.42"),
-            ("hyperprior10-msssim-0.22", "hyperprior9-msssim-0.22"),
-            ("hyperprior10-msssim-0.115", "hyperprior9-msssim-0.115"),
-            ("hyperprior10-msssim-0.06", "hyperprior9-msssim-0.06"),
-        ],
-        0.05,
-        1.0,
-    );
-    assert_set_ahead(
+    assert_round_ahead(
         ("hyperprior10-msssim", "hyperprior9-msssim"),
         &["0.42", "0.22", "0.115", "0.06"],
+        (0.05, 1.0),
         [-5.0, -3.0, -3.0],
     );
 }
@@ -808,21 +790,33 @@ fn the_ms_ssim_sets_third_round_beats_its_second() {
 /// -5.3 % at equal PSNR.
 #[test]
 fn the_mse_sets_fourth_round_beats_its_third() {
-    assert_ahead(
-        &[
-            ("hyperprior11-mse-0.008", "hyperprior10-mse-0.008"),
-            ("hyperprior11-mse-0.002", "hyperprior10-mse-0.002"),
-            ("hyperprior11-mse-0.001", "hyperprior10-mse-0.001"),
-            ("hyperprior11-mse-0.0005", "hyperprior10-mse-0.0005"),
-        ],
-        0.15,
-        1.025,
-    );
-    assert_set_ahead(
+    assert_round_ahead(
         ("hyperprior11-mse", "hyperprior10-mse"),
         &["0.008", "0.002", "0.001", "0.0005"],
+        (0.15, 1.025),
         [-3.5, -4.5, -6.0],
     );
+}
+
+/// A later round of a set ahead of the round it continues: each `<new>-<λ>` ahead of
+/// `<old>-<λ>` as [`assert_ahead`] checks it (with `db` and `bits`), and the set ahead
+/// as [`assert_set_ahead`] checks it (`below`).
+fn assert_round_ahead(
+    (new, old): (&str, &str),
+    lambdas: &[&str],
+    (db, bits): (f64, f64),
+    below: [f64; 3],
+) {
+    let names: Vec<(String, String)> = lambdas
+        .iter()
+        .map(|l| (format!("{new}-{l}"), format!("{old}-{l}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(n, o)| (n.as_str(), o.as_str()))
+        .collect();
+    assert_ahead(&pairs, db, bits);
+    assert_set_ahead((new, old), lambdas, below);
 }
 
 /// A quality read off a model's figures (higher is better).
