@@ -743,7 +743,7 @@ fn the_fifth_recipes_ms_ssim_set_beats_the_ms_ssim_decoders() {
 fn the_ms_ssim_sets_second_round_beats_its_first() {
     assert_set_ahead(
         ("hyperprior9-msssim", "hyperprior8-msssim"),
-        &["0.42", "0.22", "0.115", "0.06"],
+        MS_SSIM_SET,
         [-3.0, -2.0, -0.5],
     );
 }
@@ -758,7 +758,7 @@ fn the_ms_ssim_sets_second_round_beats_its_first() {
 fn the_mse_sets_third_round_beats_its_second() {
     assert_round_ahead(
         ("hyperprior10-mse", "hyperprior9-mse"),
-        &["0.008", "0.002", "0.001", "0.0005"],
+        MSE_SET,
         (0.1, 1.02),
         [-4.0, -3.0, -2.0],
     );
@@ -775,7 +775,7 @@ fn the_mse_sets_third_round_beats_its_second() {
 fn the_ms_ssim_sets_third_round_beats_its_second() {
     assert_round_ahead(
         ("hyperprior10-msssim", "hyperprior9-msssim"),
-        &["0.42", "0.22", "0.115", "0.06"],
+        MS_SSIM_SET,
         (0.05, 1.0),
         [-5.0, -3.0, -3.0],
     );
@@ -792,7 +792,7 @@ fn the_ms_ssim_sets_third_round_beats_its_second() {
 fn the_mse_sets_fourth_round_beats_its_third() {
     assert_round_ahead(
         ("hyperprior11-mse", "hyperprior10-mse"),
-        &["0.008", "0.002", "0.001", "0.0005"],
+        MSE_SET,
         (0.15, 1.025),
         [-3.5, -4.5, -6.0],
     );
@@ -809,7 +809,7 @@ fn the_mse_sets_fourth_round_beats_its_third() {
 fn the_ms_ssim_sets_fourth_round_beats_its_third() {
     assert_round_ahead(
         ("hyperprior11-msssim", "hyperprior10-msssim"),
-        &["0.42", "0.22", "0.115", "0.06"],
+        MS_SSIM_SET,
         (-0.01, 1.01),
         [-2.5, -2.0, -1.2],
     );
@@ -826,11 +826,16 @@ fn the_ms_ssim_sets_fourth_round_beats_its_third() {
 fn the_mse_sets_fifth_round_beats_its_fourth() {
     assert_round_ahead(
         ("hyperprior12-mse", "hyperprior11-mse"),
-        &["0.008", "0.002", "0.001", "0.0005"],
+        MSE_SET,
         (0.15, 1.02),
         [-3.0, -3.2, -3.7],
     );
 }
+
+/// The λ of every round of the MSE set (hyperprior8-mse-* ... hyperprior12-mse-*).
+const MSE_SET: &[&str] = &["0.008", "0.002", "0.001", "0.0005"];
+/// The λ of every round of the MS-SSIM set (hyperprior8-msssim-* ... hyperprior11-msssim-*).
+const MS_SSIM_SET: &[&str] = &["0.42", "0.22", "0.115", "0.06"];
 
 /// A later round of a set ahead of the round it continues: each `<new>-<λ>` ahead of
 /// `<old>-<λ>` as [`assert_ahead`] checks it (with `db` and `bits`), and the set ahead
