@@ -838,7 +838,7 @@ fn the_mse_sets_fifth_round_beats_its_fourth() {
 /// `benches/bd_sets.py --zoo`: -3.0 % at equal SSIM, -2.2 % ΔE00, -1.5 % PSNR) and each of its
 /// four has a higher SSIM and a lower ΔE00 than the model it continues in no more of its bits
 /// (98.5-99.7 % measured), its PSNR within 0.02 dB or above (-0.012 to +0.117 dB). On the
-/// photos: -2.6 % at equal MS-SSIM, the first set under WebP there (-1.2 %).
+/// photos: -2.6 % at equal MS-SSIM, the first unrefined set under WebP there (-1.2 %).
 #[test]
 fn the_ms_ssim_sets_fifth_round_beats_its_fourth() {
     assert_round_ahead(
