@@ -75,6 +75,12 @@ impl Browser {
 
     /// One WebDriver command; its `value`, or a panic with the driver's error.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|v| panic!("{method} {path}: {v}"))
+    }
+
+    /// One WebDriver command; its `value`, or the driver's error answer.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let (code, _, out) = request(
             &self.addr,
@@ -85,8 +91,11 @@ impl Browser {
         );
         let v: Value = serde_json::from_slice(&out)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}: {}", String::from_utf8_lossy(&out)));
-        assert_eq!(code, 200, "{method} {path}: {v}");
-        v["value"].clone()
+        if code == 200 {
+            Ok(v["value"].clone())
+        } else {
+            Err(v)
+        }
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -136,19 +145,34 @@ impl Browser {
             .to_string()
     }
 
-    /// A real click (the driver moves the pointer there), not a script's `click()`.
+    /// A real click (the driver moves the pointer there), not a script's `click()`. The page
+    /// re-renders its lists as the server reports, so an element found a moment ago may be
+    /// gone ("stale element reference"): then it is found again, up to five times.
     pub fn click(&self, css: &str) {
-        let e = self.find(css);
-        // Centred first: the driver's own scrolling puts it under the tables' sticky headers.
-        self.session_call(
-            "POST",
-            "/execute/sync",
-            Some(
-                json!({"script": "arguments[0].scrollIntoView({block: 'center'})",
-                        "args": [{ ELEMENT: e }]}),
-            ),
-        );
-        self.session_call("POST", &format!("/element/{e}/click"), Some(json!({})));
+        for _ in 0..5 {
+            let e = self.find(css);
+            let path = |p: &str| format!("/session/{}{p}", self.session);
+            // Centred first: the driver's own scrolling puts it under the tables' sticky headers.
+            let scroll = json!({"script": "arguments[0].scrollIntoView({block: 'center'})",
+                                "args": [{ ELEMENT: e }]});
+            let done = self
+                .try_call("POST", &path("/execute/sync"), Some(scroll))
+                .and_then(|_| {
+                    self.try_call(
+                        "POST",
+                        &path(&format!("/element/{e}/click")),
+                        Some(json!({})),
+                    )
+                });
+            match done {
+                Ok(_) => return,
+                Err(v) if v["value"]["error"] == "stale element reference" => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(v) => panic!("click {css}: {v}"),
+            }
+        }
+        panic!("click {css}: the element went stale five times");
     }
 
     /// Types `text` into the element.
