@@ -99,7 +99,17 @@ impl Browser {
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        self.call(method, &format!("/session/{}{path}", self.session), body)
+        self.try_session_call(method, path, body)
+            .unwrap_or_else(|v| panic!("{method} {path}: {v}"))
+    }
+
+    fn try_session_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
+        self.try_call(method, &format!("/session/{}{path}", self.session), body)
     }
 
     pub fn goto(&self, url: &str) {
@@ -151,18 +161,13 @@ impl Browser {
     pub fn click(&self, css: &str) {
         for _ in 0..5 {
             let e = self.find(css);
-            let path = |p: &str| format!("/session/{}{p}", self.session);
             // Centred first: the driver's own scrolling puts it under the tables' sticky headers.
             let scroll = json!({"script": "arguments[0].scrollIntoView({block: 'center'})",
                                 "args": [{ ELEMENT: e }]});
             let done = self
-                .try_call("POST", &path("/execute/sync"), Some(scroll))
+                .try_session_call("POST", "/execute/sync", Some(scroll))
                 .and_then(|_| {
-                    self.try_call(
-                        "POST",
-                        &path(&format!("/element/{e}/click")),
-                        Some(json!({})),
-                    )
+                    self.try_session_call("POST", &format!("/element/{e}/click"), Some(json!({})))
                 });
             match done {
                 Ok(_) => return,
