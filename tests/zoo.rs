@@ -494,8 +494,8 @@ fn a_study_finds_its_shipped_members_finished() {
 /// coded by one of them at the cost of one model; the photos, which hold most of the latent
 /// values, go two to a model, model k taking photos 2k and 2k + 1 (modulo their number), so
 /// each model codes whole photos and every photo is coded by several models (all 24 photos
-/// through every model took 1472 s for this file with 29 models, most of `make test`; four
-/// a model took about 11 minutes with 80 models, two save about half of that). A model whose
+/// through every model took 1472 s for this file with 29 models, most of `make test`; with
+/// 81 models two a model took it to 1144 s, four 1165 s on a faster day: README). A model whose
 /// decoder alone was trained (`train.trainable = "decoder"`) codes with its parent's
 /// encoder and entropy model, weights the same bit for bit (`tests/train.rs`), so its files
 /// are its parent's and are not coded again.
