@@ -495,7 +495,7 @@ fn a_study_finds_its_shipped_members_finished() {
 /// values, go two to a model, model k taking photos 2k and 2k + 1 (modulo their number), so
 /// each model codes whole photos and every photo is coded by several models (all 24 photos
 /// through every model took 1472 s for this file with 29 models, most of `make test`; with
-/// 81 models two a model took it to 1144 s, four 1165 s on a faster day: README). A model whose
+/// 81 models two a model took it to 1144 s, with 77 four 1165 s on a faster day). A model whose
 /// decoder alone was trained (`train.trainable = "decoder"`) codes with its parent's
 /// encoder and entropy model, weights the same bit for bit (`tests/train.rs`), so its files
 /// are its parent's and are not coded again.
