@@ -270,8 +270,8 @@ fn shipped_models_reproduce_their_figures() {
     // MS-SSIM set's second to fifth: hyperprior9 ... 13), the colour set's four (the MSE set
     // with the colour term: hyperprior14-msecolour), its second to fifth rounds
     // (hyperprior15-msecolour, hyperprior17-msecolour ... hyperprior19-msecolour), three of
-    // its sixth (hyperprior20-msecolour: λ 0.008, 0.002, 0.001) and the
-    // CPU reproduction's four depths; every entry checks its experiment file too.
+    // its sixth (hyperprior20-msecolour: λ 0.008, 0.002, 0.001) and the CPU reproduction's
+    // four depths; every entry checks its experiment file too.
     let count = |k: Kind| zoo.models.iter().filter(|e| e.kind == k).count();
     assert_eq!((count(Kind::Codec), count(Kind::Paper)), (92, 4));
     assert!(zoo.models.iter().all(|e| e.experiment_sha256.is_some()));
@@ -495,8 +495,8 @@ fn a_study_finds_its_shipped_members_finished() {
 /// values, go two to a model, model k taking photos 2k and 2k + 1 (modulo their number), so
 /// each model codes whole photos and every photo is coded by several models (all 24 photos
 /// through every model took 1472 s for this file with 29 models, most of `make test`; with
-/// 81 models two a model took it to 1144 s, with 77 four 1165 s on a faster day). A model whose
-/// decoder alone was trained (`train.trainable = "decoder"`) codes with its parent's
+/// 81 models two a model took it to 1144 s, with 77 four 1165 s on a faster day). A model
+/// whose decoder alone was trained (`train.trainable = "decoder"`) codes with its parent's
 /// encoder and entropy model, weights the same bit for bit (`tests/train.rs`), so its files
 /// are its parent's and are not coded again.
 #[test]
@@ -973,7 +973,8 @@ fn the_colour_sets_sixth_round_beats_its_fifth() {
 
 /// The λ of every round of the MSE set (hyperprior8-mse-* ... hyperprior13-mse-*) and of the
 /// colour set (hyperprior14-msecolour-*, hyperprior15-msecolour-*, hyperprior17-msecolour-*,
-/// hyperprior18-msecolour-*, hyperprior19-msecolour-*; hyperprior20-msecolour-* at the first three).
+/// hyperprior18-msecolour-*, hyperprior19-msecolour-*; hyperprior20-msecolour-* at the first
+/// three).
 const MSE_SET: &[&str] = &["0.008", "0.002", "0.001", "0.0005"];
 /// The λ of every round of the MS-SSIM set (hyperprior8-msssim-* ... hyperprior12-msssim-*).
 const MS_SSIM_SET: &[&str] = &["0.42", "0.22", "0.115", "0.06"];
