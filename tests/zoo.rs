@@ -966,11 +966,11 @@ fn the_colour_sets_sixth_round_beats_its_fifth() {
 }
 
 /// The colour set's fifth λ (hyperprior20-msecolour-0.002 continued 3500 steps at λ 0.004,
-/// "A fifth λ for the colour set" in the README) is shipped to check the sixth round's curve
-/// where it had no file, between λ 0.008 and 0.002: on test-1000 it lies between them in
-/// bits, its PSNR and SSIM on the curve through the four at its bits (PCHIP over log-rate;
-/// within 0.05 dB and 0.002: -0.005 dB and -0.0007 measured, scipy's the same), its ΔE00
-/// more than 0.01 below it (0.026).
+/// "A fifth λ between 0.008 and 0.002" in the README) is shipped to check the sixth round's
+/// curve where it had no file: on test-1000 it lies between λ 0.008 and 0.002 in bits, its
+/// PSNR and SSIM on the curve through the four at its bits (PCHIP over log-rate; within 0.05
+/// dB and 0.002: -0.005 dB and -0.0007 measured, scipy's the same), its ΔE00 more than 0.01
+/// below it (0.026).
 #[test]
 fn the_colour_sets_fifth_lambda_lies_on_its_curve() {
     let zoo = shipped_zoo();
