@@ -561,7 +561,7 @@ fn whole_and_tiled_bytes(model: &str, photos: &[image::RgbImage]) -> Vec<(usize,
     use niclab::cpu_encoder::ImageEncoder;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let zoo = Zoo::load(&dir).unwrap();
-    let entry = zoo.models.iter().find(|e| e.name == model).unwrap();
+    let entry = zoo.find(model).unwrap();
     let s = Session::open(
         &entry.checkpoint(&dir),
         Path::new("checkpoints"),
@@ -1120,11 +1120,7 @@ fn refined_latents_lower_the_models_objective_on_real_files() {
     use niclab::codec::files::{Session, compress_batch, decompress_batch};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let zoo = Zoo::load(&dir).unwrap();
-    let entry = zoo
-        .models
-        .iter()
-        .find(|e| e.name == "hyperprior3-mse-0.002")
-        .unwrap();
+    let entry = zoo.find("hyperprior3-mse-0.002").unwrap();
     let mut s = Session::open(
         &entry.checkpoint(&dir),
         Path::new("checkpoints"),
